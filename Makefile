@@ -1,0 +1,105 @@
+# offlineimap toolkit - see README.  Knobs are in config.mk.
+include config.mk
+
+# Every build product goes under $(B); the sanitizer build uses its own.
+B = build
+
+TOOLS = offlineimap-config
+SCRIPTS =
+MAN1 = $(TOOLS:=.1) $(SCRIPTS:=.1)
+MAN7 = offlineimap-tools.7
+
+LIBSRC = lib/config.c lib/options.c lib/record.c lib/util.c
+LIBHDR = lib/config.h lib/record.h lib/util.h
+UNITS = unit-record unit-config
+FUZZERS = fuzz-record fuzz-config
+
+LIBOBJ = $(LIBSRC:%.c=$(B)/%.o)
+LIBA = $(B)/lib/liboi.a
+ALLCFLAGS = $(CPPFLAGS) -Ilib $(TLS_CFLAGS) $(SQLITE_CFLAGS) $(BSD_CFLAGS) $(CFLAGS)
+ALLLIBS = $(LIBA) $(TLS_LIBS) $(SQLITE_LIBS) $(BSD_LIBS)
+
+all: tools
+tools: $(TOOLS:%=$(B)/bin/%) $(SCRIPTS:%=$(B)/bin/%)
+tests: $(UNITS:%=$(B)/t/%) $(FUZZERS:%=$(B)/fuzz/%)
+
+$(B)/lib/%.o: lib/%.c $(LIBHDR) config.mk
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) -c -o $@ $<
+
+$(LIBA): $(LIBOBJ)
+	rm -f $@
+	$(AR) rcs $@ $(LIBOBJ)
+
+$(B)/bin/%: bin/%.c $(LIBA) $(LIBHDR) config.mk
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) $(LDFLAGS) -o $@ $< $(ALLLIBS)
+
+$(B)/bin/%: bin/%.sh
+	@mkdir -p $(@D)
+	sed 's/@VERSION@/$(VERSION)/g' $< >$@.tmp && chmod 755 $@.tmp && mv $@.tmp $@
+
+$(B)/t/%: t/unit/%.c t/unit/tap.h $(LIBA) $(LIBHDR) config.mk
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) -It/unit $(LDFLAGS) -o $@ $< $(ALLLIBS)
+
+# Fuzz targets built with a plain main() that replays files: the corpus in
+# fuzz/corpus/ runs in every `make check`.  `make fuzz` builds them with
+# libFuzzer (clang) for real fuzzing.
+$(B)/fuzz/%: fuzz/%.c fuzz/replay.c $(LIBA) $(LIBHDR) config.mk
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) $(LDFLAGS) -o $@ $< fuzz/replay.c $(ALLLIBS)
+
+FUZZ_CC = clang
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined
+fuzz:
+	@for f in $(FUZZERS); do \
+	  mkdir -p build-fuzz && \
+	  echo "$(FUZZ_CC) $$f" && \
+	  $(FUZZ_CC) $(CPPFLAGS) -Ilib $(BSD_CFLAGS) $(FUZZ_FLAGS) -o build-fuzz/$$f fuzz/$$f.c $(LIBSRC) \
+	    $(SQLITE_LIBS) $(BSD_LIBS) || exit 1; \
+	done
+	@echo "run: build-fuzz/fuzz-record -max_total_time=60 fuzz/corpus/record"
+
+# Tests: TAP scripts under prove.  share/deps checks (and, as root, installs)
+# what the tests need first.
+PROVE = prove
+PROVE_FLAGS = -j2
+check:
+	@sh share/deps check
+	@$(MAKE) --no-print-directory all tests
+	OI_BUILD=$(CURDIR)/$(B) $(PROVE) $(PROVE_FLAGS) t/
+
+# The same suite with AddressSanitizer and UndefinedBehaviorSanitizer.
+SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+check-san:
+	$(MAKE) B=build-san CFLAGS="$(CFLAGS) $(SAN_FLAGS)" LDFLAGS="$(LDFLAGS) -fsanitize=address,undefined" check
+
+demo: all
+	@sh share/deps demo
+	@echo "the demo comes with the offlineimap driver (issue 7)"; exit 1
+
+lint:
+	mandoc -Tlint -Wwarning man1/*.1 man7/*.7
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
+	  --std=c11 --inline-suppr -D__GNUC__ -Ilib lib bin t/unit fuzz
+
+install: all
+	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANPREFIX)/man1 $(DESTDIR)$(MANPREFIX)/man7
+	for f in $(TOOLS) $(SCRIPTS); do cp -f $(B)/bin/$$f $(DESTDIR)$(PREFIX)/bin/ && \
+	  chmod 755 $(DESTDIR)$(PREFIX)/bin/$$f || exit 1; done
+	for f in $(MAN1); do sed 's/@VERSION@/$(VERSION)/g' man1/$$f >$(DESTDIR)$(MANPREFIX)/man1/$$f && \
+	  chmod 644 $(DESTDIR)$(MANPREFIX)/man1/$$f || exit 1; done
+	for f in $(MAN7); do sed 's/@VERSION@/$(VERSION)/g' man7/$$f >$(DESTDIR)$(MANPREFIX)/man7/$$f && \
+	  chmod 644 $(DESTDIR)$(MANPREFIX)/man7/$$f || exit 1; done
+
+uninstall:
+	for f in $(TOOLS) $(SCRIPTS); do rm -f $(DESTDIR)$(PREFIX)/bin/$$f; done
+	for f in $(MAN1); do rm -f $(DESTDIR)$(MANPREFIX)/man1/$$f; done
+	for f in $(MAN7); do rm -f $(DESTDIR)$(MANPREFIX)/man7/$$f; done
+
+clean:
+	rm -rf build build-san build-fuzz
+
+.PHONY: all tools tests fuzz check check-san demo lint install uninstall clean
+.SUFFIXES:

@@ -1,0 +1,157 @@
+/* util.c - growable buffers and allocation helpers */
+#include <err.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+int
+sb_grow(struct sb *b, size_t more)
+{
+	size_t need, cap;
+	char *p;
+
+	if (more > SIZE_MAX - b->len - 1) {
+		errno = ENOMEM;
+		return -1;
+	}
+	need = b->len + more + 1;
+	if (need <= b->cap)
+		return 0;
+	cap = b->cap ? b->cap : 64;
+	while (cap < need)
+		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+	if ((p = realloc(b->s, cap)) == NULL)
+		return -1;
+	b->s = p;
+	b->cap = cap;
+	return 0;
+}
+
+int
+sb_add(struct sb *b, const void *p, size_t n)
+{
+	if (sb_grow(b, n) == -1)
+		return -1;
+	if (n)
+		memcpy(b->s + b->len, p, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+	return 0;
+}
+
+int
+sb_adds(struct sb *b, const char *s)
+{
+	return sb_add(b, s, strlen(s));
+}
+
+int
+sb_addc(struct sb *b, int c)
+{
+	char ch = (char)c;
+
+	return sb_add(b, &ch, 1);
+}
+
+int
+sb_vprintf(struct sb *b, const char *fmt, va_list ap)
+{
+	va_list ap2;
+	int n;
+
+	va_copy(ap2, ap);
+	n = vsnprintf(NULL, 0, fmt, ap2);
+	va_end(ap2);
+	if (n < 0 || sb_grow(b, (size_t)n) == -1)
+		return -1;
+	vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
+	b->len += (size_t)n;
+	return 0;
+}
+
+int
+sb_printf(struct sb *b, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = sb_vprintf(b, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+void
+sb_reset(struct sb *b)
+{
+	b->len = 0;
+	if (b->s)
+		b->s[0] = '\0';
+}
+
+void
+sb_free(struct sb *b)
+{
+	free(b->s);
+	b->s = NULL;
+	b->len = b->cap = 0;
+}
+
+void *
+xmalloc(size_t n)
+{
+	void *p;
+
+	if ((p = malloc(n ? n : 1)) == NULL)
+		err(EXIT_FAIL, "malloc");
+	return p;
+}
+
+void *
+xcalloc(size_t n, size_t m)
+{
+	void *p;
+
+	if ((p = calloc(n ? n : 1, m ? m : 1)) == NULL)
+		err(EXIT_FAIL, "calloc");
+	return p;
+}
+
+void *
+xreallocarray(void *old, size_t n, size_t m)
+{
+	void *p;
+
+	if (m && n > SIZE_MAX / m) {
+		errno = ENOMEM;
+		err(EXIT_FAIL, "realloc");
+	}
+	if ((p = realloc(old, n && m ? n * m : 1)) == NULL)
+		err(EXIT_FAIL, "realloc");
+	return p;
+}
+
+char *
+xstrdup(const char *s)
+{
+	char *p;
+
+	if ((p = strdup(s)) == NULL)
+		err(EXIT_FAIL, "strdup");
+	return p;
+}
+
+int
+close_stdout(void)
+{
+	if (fflush(stdout) == EOF || ferror(stdout))
+		return -1;
+	if (fclose(stdout) == EOF)
+		return -1;
+	return 0;
+}

@@ -1,0 +1,120 @@
+# t/test-lib.sh - sourced by every t/NNNN-*.t script.
+#
+# Each script runs on its own (prove runs several at once): it gets a fresh
+# scratch directory, HOME points there, LC_ALL=C, TZ=UTC, and the tools under
+# test come first in PATH.  Output is TAP.
+#
+#   test_expect_success 'what' 'commands'     commands must exit 0
+#   test_expect_code N 'what' 'commands'      commands must exit N
+#   test_cmp expected actual                  diff -u, the failure shows the diff
+#   test_cleanup 'command'                    run when the script ends, pass or fail
+#   test_done                                 prints the plan, exits 0 or 1
+#
+# The scratch directory is removed when every test passed and kept (its path
+# is printed) when one failed; OI_KEEP=1 always keeps it.
+
+set -u
+
+OI_TOP=$(cd "$(dirname "$0")/.." && pwd) || exit 1
+OI_BUILD=${OI_BUILD:-$OI_TOP/build}
+T=$OI_TOP/t
+export OI_TOP OI_BUILD
+if [ ! -d "$OI_BUILD/bin" ]; then
+	echo "Bail out! $OI_BUILD/bin is missing: run 'make' first"
+	exit 1
+fi
+PATH=$OI_BUILD/bin:$PATH
+LC_ALL=C
+TZ=UTC
+export PATH LC_ALL TZ
+unset LANG LANGUAGE XDG_CONFIG_HOME OFFLINEIMAPRC 2>/dev/null || :
+
+# Under /tmp, not inside the work tree: as root the private Dovecot's mail
+# processes run as another user and must be able to reach their files.
+TEST_NAME=$(basename "$0" .t)
+TEST_DIR=$(mktemp -d "${TMPDIR:-/tmp}/oi-$TEST_NAME.XXXXXX") || {
+	echo "Bail out! cannot create a scratch directory"; exit 1; }
+chmod 755 "$TEST_DIR"
+HOME=$TEST_DIR
+export HOME TEST_DIR
+cd "$TEST_DIR" || exit 1
+
+test_count=0
+test_failed=0
+test_cleanup_cmds=
+
+test_cleanup() {
+	test_cleanup_cmds="$1
+$test_cleanup_cmds"
+}
+
+test_run_cleanup_() {
+	trap - EXIT HUP INT TERM
+	if [ -n "$test_cleanup_cmds" ]; then
+		(eval "$test_cleanup_cmds") >/dev/null 2>&1
+		test_cleanup_cmds=
+	fi
+	cd / || :
+	if [ "$test_failed" = 0 ] && [ "${OI_KEEP:-0}" = 0 ]; then
+		rm -rf "$TEST_DIR"
+	else
+		echo "# scratch directory kept: $TEST_DIR"
+	fi
+}
+trap 'test_failed=1; test_run_cleanup_' EXIT
+trap 'test_failed=1; test_run_cleanup_; exit 1' HUP INT TERM
+
+test_ok_() {
+	test_count=$((test_count + 1))
+	echo "ok $test_count - $1"
+}
+
+test_fail_() {
+	test_count=$((test_count + 1))
+	test_failed=1
+	echo "not ok $test_count - $1"
+	sed 's/^/#	/' "$TEST_DIR/.test-out"
+}
+
+# Commands run in a subshell, in the scratch directory, with output kept in
+# a file that is shown only on failure.
+test_expect_code() {
+	want=$1 desc=$2 script=$3
+	(cd "$TEST_DIR" && eval "$script") >"$TEST_DIR/.test-out" 2>&1 </dev/null
+	got=$?
+	if [ "$got" = "$want" ]; then
+		test_ok_ "$desc"
+	else
+		echo "exit status $got, expected $want; commands:" >>"$TEST_DIR/.test-out"
+		printf '%s\n' "$script" >>"$TEST_DIR/.test-out"
+		test_fail_ "$desc"
+	fi
+}
+
+test_expect_success() {
+	test_expect_code 0 "$1" "$2"
+}
+
+test_cmp() {
+	diff -u "$1" "$2"
+}
+
+# A fresh file from a here-document, without the leading tabs.
+test_file() {
+	sed 's/^	//' >"$1"
+}
+
+test_done() {
+	echo "1..$test_count"
+	if [ "$test_failed" = 0 ]; then
+		test_run_cleanup_
+		exit 0
+	fi
+	test_run_cleanup_
+	exit 1
+}
+
+bail_out() {
+	echo "Bail out! $*"
+	exit 1
+}
