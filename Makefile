@@ -75,10 +75,6 @@ SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-san
 check-san:
 	$(MAKE) B=build-san CFLAGS="$(CFLAGS) $(SAN_FLAGS)" LDFLAGS="$(LDFLAGS) -fsanitize=address,undefined" check
 
-demo: all
-	@sh share/deps demo
-	@echo "the demo comes with the offlineimap driver (issue 7)"; exit 1
-
 lint:
 	mandoc -Tlint -Wwarning man1/*.1 man7/*.7
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
@@ -101,5 +97,5 @@ uninstall:
 clean:
 	rm -rf build build-san build-fuzz
 
-.PHONY: all tools tests fuzz check check-san demo lint install uninstall clean
+.PHONY: all tools tests fuzz check check-san lint install uninstall clean
 .SUFFIXES:

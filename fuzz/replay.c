@@ -26,9 +26,12 @@ run(const char *path)
 	}
 	for (;;) {
 		if (cap - len < 4096) {
+			char *nb;
+
 			cap = cap ? cap * 2 : 65536;
-			if ((buf = realloc(buf, cap)) == NULL)
+			if ((nb = realloc(buf, cap)) == NULL)
 				err(1, "realloc");
+			buf = nb;
 		}
 		if ((n = fread(buf + len, 1, cap - len, fp)) == 0)
 			break;
