@@ -212,7 +212,7 @@ cmd_options(void)
 int
 main(int argc, char *argv[])
 {
-	char **kopts = NULL, *path = NULL, *select = NULL, *cmd;
+	char **kopts = NULL, *path = NULL, *dpath = NULL, *select = NULL, *cmd;
 	int ch, nk = 0, status = EXIT_OK, i;
 
 	while ((ch = getopt(argc, argv, "a:c:hk:z")) != -1) {
@@ -247,7 +247,7 @@ main(int argc, char *argv[])
 		status = cmd_options();
 		goto done;
 	}
-	if (path == NULL && (path = config_default_path()) == NULL)
+	if (path == NULL && (path = dpath = config_default_path()) == NULL)
 		err(EXIT_FAIL, "config_default_path");
 	if (strcmp(cmd, "path") == 0) {
 		put_value(path);
@@ -305,6 +305,7 @@ main(int argc, char *argv[])
 	config_free(cfg);
 done:
 	free(kopts);
+	free(dpath);
 	if (close_stdout() == -1)
 		err(EXIT_FAIL, "stdout");
 	return status;

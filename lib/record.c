@@ -146,8 +146,8 @@ next_line(struct rec_reader *r, char **line, size_t *len)
 	char *p;
 
 	for (;;) {
-		p = memchr(r->buf + r->start + scanned, term,
-		    r->end - r->start - scanned);
+		p = r->end - r->start > scanned ? memchr(r->buf + r->start +
+		    scanned, term, r->end - r->start - scanned) : NULL;
 		if (p != NULL) {
 			*line = r->buf + r->start;
 			*len = (size_t)(p - *line);
