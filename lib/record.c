@@ -483,7 +483,7 @@ rec_needs_quote(const void *p, size_t n, int flags)
 		if (flags & REC_NUL) {
 			if (s[i] == '\t' || s[i] == '\0')
 				return 1;
-		} else if (is_ctl(s[i]) || s[i] == '\\')
+		} else if (is_ctl(s[i]))
 			return 1;
 	}
 	return 0;

@@ -6,8 +6,10 @@
  * written as it is unless it holds an unusual byte, in which case it is
  * quoted: wrapped in double quotes, with \\ \" \t \n \r and \ooo (three
  * octal digits) for the other bytes.  Unusual means: any control byte
- * (0x00-0x1f, 0x7f), a backslash, or a leading double quote; with REC_NUL,
- * only TAB, NUL and a leading double quote.  Bytes 0x80-0xff (UTF-8) are
+ * (0x00-0x1f, 0x7f) or a leading double quote; with REC_NUL, only TAB, NUL
+ * and a leading double quote.  A backslash alone does not quote a field
+ * (IMAP flags such as \Seen stay readable): only a quoted field is read
+ * with escapes.  Bytes 0x80-0xff (UTF-8) are
  * never quoted.  A field that starts with a double quote is always read as
  * a quoted field.
  *
