@@ -4,20 +4,20 @@ include config.mk
 # Every build product goes under $(B); the sanitizer build uses its own.
 B = build
 
-TOOLS = offlineimap-config
+TOOLS = imap-list offlineimap-config
 SCRIPTS =
 MAN1 = $(TOOLS:=.1) $(SCRIPTS:=.1)
 MAN7 = offlineimap-tools.7
 
-LIBSRC = lib/config.c lib/options.c lib/record.c lib/util.c
-LIBHDR = lib/config.h lib/record.h lib/util.h
-UNITS = unit-record unit-config
-FUZZERS = fuzz-record fuzz-config
+LIBSRC = lib/config.c lib/imap.c lib/imap-parse.c lib/mutf7.c lib/options.c lib/record.c lib/remote.c lib/run.c lib/util.c
+LIBHDR = lib/config.h lib/imap.h lib/imap-parse.h lib/mutf7.h lib/record.h lib/remote.h lib/run.h lib/util.h
+UNITS = unit-record unit-config unit-mutf7 unit-imap-parse
+FUZZERS = fuzz-record fuzz-config fuzz-imap
 
 LIBOBJ = $(LIBSRC:%.c=$(B)/%.o)
 LIBA = $(B)/lib/liboi.a
-ALLCFLAGS = $(CPPFLAGS) -Ilib $(TLS_CFLAGS) $(SQLITE_CFLAGS) $(BSD_CFLAGS) $(CFLAGS)
-ALLLIBS = $(LIBA) $(TLS_LIBS) $(SQLITE_LIBS) $(BSD_LIBS)
+ALLCFLAGS = $(CPPFLAGS) -Ilib $(TLS_CFLAGS) $(SQLITE_CFLAGS) $(BSD_CFLAGS) $(MD_CFLAGS) $(CFLAGS)
+ALLLIBS = $(LIBA) $(TLS_LIBS) $(SQLITE_LIBS) $(MD_LIBS) $(BSD_LIBS)
 
 all: tools
 tools: $(TOOLS:%=$(B)/bin/%) $(SCRIPTS:%=$(B)/bin/%)
@@ -51,13 +51,13 @@ $(B)/fuzz/%: fuzz/%.c fuzz/replay.c $(LIBA) $(LIBHDR) config.mk
 	$(CC) $(ALLCFLAGS) $(LDFLAGS) -o $@ $< fuzz/replay.c $(ALLLIBS)
 
 FUZZ_CC = clang
-FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 fuzz:
 	@for f in $(FUZZERS); do \
 	  mkdir -p build-fuzz && \
 	  echo "$(FUZZ_CC) $$f" && \
 	  $(FUZZ_CC) $(CPPFLAGS) -Ilib $(BSD_CFLAGS) $(FUZZ_FLAGS) -o build-fuzz/$$f fuzz/$$f.c $(LIBSRC) \
-	    $(SQLITE_LIBS) $(BSD_LIBS) || exit 1; \
+	    $(TLS_LIBS) $(SQLITE_LIBS) $(MD_LIBS) $(BSD_LIBS) || exit 1; \
 	done
 	@echo "run: build-fuzz/fuzz-record -max_total_time=60 fuzz/corpus/record"
 
@@ -74,6 +74,11 @@ check:
 SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 check-san:
 	$(MAKE) B=build-san CFLAGS="$(CFLAGS) $(SAN_FLAGS)" LDFLAGS="$(LDFLAGS) -fsanitize=address,undefined" check
+
+# Benchmarks: not timed tests.  See share/bench.
+bench: all
+	@sh share/deps check
+	OI_BUILD=$(CURDIR)/$(B) sh share/bench
 
 lint:
 	mandoc -Tlint -Wwarning man1/*.1 man7/*.7
@@ -97,5 +102,5 @@ uninstall:
 clean:
 	rm -rf build build-san build-fuzz
 
-.PHONY: all tools tests fuzz check check-san lint install uninstall clean
+.PHONY: all tools tests fuzz check check-san bench lint install uninstall clean
 .SUFFIXES:

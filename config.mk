@@ -15,6 +15,9 @@ SQLITE_CFLAGS = $$($(PKG_CONFIG) --cflags sqlite3 2>/dev/null)
 SQLITE_LIBS = $$($(PKG_CONFIG) --libs sqlite3 2>/dev/null || echo -lsqlite3)
 BSD_CFLAGS = $$($(PKG_CONFIG) --cflags libbsd-overlay 2>/dev/null)
 BSD_LIBS = $$($(PKG_CONFIG) --libs libbsd-overlay 2>/dev/null || echo -lbsd)
+# libmd (MD5, SHA-1, SHA-2; Debian: libmd-dev, comes with libbsd-dev)
+MD_CFLAGS = $$($(PKG_CONFIG) --cflags libmd 2>/dev/null)
+MD_LIBS = $$($(PKG_CONFIG) --libs libmd 2>/dev/null || echo -lmd)
 
 CPPFLAGS = -D_DEFAULT_SOURCE -D_GNU_SOURCE -DVERSION=\"$(VERSION)\"
 CFLAGS = -std=c11 -O2 -g -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes

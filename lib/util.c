@@ -102,6 +102,14 @@ sb_free(struct sb *b)
 	b->len = b->cap = 0;
 }
 
+void
+sb_wipe(struct sb *b)
+{
+	if (b->s)
+		explicit_bzero(b->s, b->cap);
+	sb_free(b);
+}
+
 void *
 xmalloc(size_t n)
 {
@@ -153,5 +161,75 @@ close_stdout(void)
 		return -1;
 	if (fclose(stdout) == EOF)
 		return -1;
+	return 0;
+}
+
+static const char b64chars[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+int
+b64_encode(struct sb *b, const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	char q[4];
+	size_t i;
+
+	for (i = 0; i + 2 < n; i += 3) {
+		q[0] = b64chars[s[i] >> 2];
+		q[1] = b64chars[(s[i] & 3) << 4 | s[i + 1] >> 4];
+		q[2] = b64chars[(s[i + 1] & 15) << 2 | s[i + 2] >> 6];
+		q[3] = b64chars[s[i + 2] & 63];
+		if (sb_add(b, q, 4) == -1)
+			return -1;
+	}
+	if (i < n) {
+		q[0] = b64chars[s[i] >> 2];
+		if (i + 1 < n) {
+			q[1] = b64chars[(s[i] & 3) << 4 | s[i + 1] >> 4];
+			q[2] = b64chars[(s[i + 1] & 15) << 2];
+		} else {
+			q[1] = b64chars[(s[i] & 3) << 4];
+			q[2] = '=';
+		}
+		q[3] = '=';
+		if (sb_add(b, q, 4) == -1)
+			return -1;
+	}
+	if (b->s == NULL)
+		return sb_add(b, "", 0);
+	return 0;
+}
+
+int
+b64_decode(struct sb *b, const char *s, size_t n)
+{
+	unsigned bits = 0;
+	int nbits = 0, pad = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const char *p;
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+			continue;
+		if (c == '=') {
+			pad++;
+			continue;
+		}
+		if (pad || c == '\0' || (p = strchr(b64chars, c)) == NULL)
+			return -1;
+		bits = bits << 6 | (unsigned)(p - b64chars);
+		nbits += 6;
+		if (nbits >= 8) {
+			nbits -= 8;
+			if (sb_addc(b, (int)(bits >> nbits & 0xff)) == -1)
+				return -1;
+		}
+	}
+	if (pad > 2 || nbits >= 6)
+		return -1;
+	if (b->s == NULL)
+		return sb_add(b, "", 0);
 	return 0;
 }

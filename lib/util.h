@@ -27,6 +27,8 @@ int	 sb_vprintf(struct sb *, const char *, va_list)
 	    __attribute__((format(printf, 2, 0)));
 void	 sb_reset(struct sb *);
 void	 sb_free(struct sb *);
+/* Overwrite, then free: for buffers that held a secret. */
+void	 sb_wipe(struct sb *);
 
 /* For tools only: allocate or exit with a message. */
 void	*xmalloc(size_t);
@@ -37,4 +39,8 @@ char	*xstrdup(const char *);
 /* Flush and check stdout; returns -1 (errno set) if output was lost. */
 int	 close_stdout(void);
 
+/* Base64 (RFC 4648, with padding). */
+int	 b64_encode(struct sb *, const void *, size_t);
+/* Decode, skipping whitespace; -1 on a malformed input. */
+int	 b64_decode(struct sb *, const char *, size_t);
 #endif

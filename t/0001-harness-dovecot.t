@@ -7,9 +7,9 @@
 # listeners PORT: the local addresses (hex, as in /proc/net/tcp*) listening
 # on TCP port PORT, one per line.
 listeners() {
+	cat /proc/net/tcp /proc/net/tcp6 2>/dev/null |
 	awk -v p="$(printf ':%04X' "$1")" '$4 == "0A" && substr($2, length($2) - 4) == p {
-		sub(/:[0-9A-F]+$/, "", $2); print $2 }' \
-		$(ls /proc/net/tcp /proc/net/tcp6 2>/dev/null)
+		sub(/:[0-9A-F]+$/, "", $2); print $2 }'
 }
 
 # imap_ok FILE TAG: FILE has "TAG OK".
@@ -55,7 +55,7 @@ test_expect_success 'runs from its own directory, as the mail uid when root' '
 	kill -0 "$DC_PID" &&
 	ps -o args= -p "$DC_PID" | grep -F "$DC_DIR/dovecot.conf" &&
 	test -n "$(dc_procs)" &&
-	test -S "$(cat "$DC_DIR/base_dir")/auth-userdb" &&
+	test -S "$DC_BASE/auth-userdb" &&
 	test "$(stat -c %u "$DC_DIR/mail/alice")" = "$DC_MAIL_UID" &&
 	if [ "$(id -u)" = 0 ]; then test "$DC_MAIL_UID" = 20143; fi
 '
@@ -165,6 +165,19 @@ test_expect_success 'messages are distinct, flags are as filled' '
 	test "$(grep -i "^Message-ID: <" fetch.out | sort -u | wc -l)" = 5 &&
 	test "$(grep -c "^\* [0-9]* FETCH (FLAGS (\\\\Recent) BODY" fetch.out)" = 5 &&
 	test "$(grep -c "^\* [0-9]* FETCH (FLAGS (\\\\Seen \\\\Recent))" fetch.out)" = 3
+'
+
+test_expect_success 'Date header and INTERNALDATE agree' '
+	printf "%s\n" "a LOGIN alice alicepw" "b EXAMINE Work/Sub" \
+		"c FETCH 1:* (INTERNALDATE BODY.PEEK[HEADER.FIELDS (DATE)])" "d LOGOUT" |
+		dc_talk >date.out &&
+	imap_ok date.out c &&
+	awk "
+		/INTERNALDATE/ { sub(/.*INTERNALDATE \"/, \"\"); sub(/\".*/, \"\"); gsub(/-/, \" \");
+			sub(/^[ 0]/, \"\"); idate = \$0 }
+		/^Date: / { sub(/^Date: [A-Z][a-z][a-z], /, \"\"); sub(/^0/, \"\");
+			n++; if (\$0 != idate) { print \"Date \" \$0 \" != INTERNALDATE \" idate; bad = 1 } }
+		END { exit bad || n != 3 }" date.out
 '
 
 test_expect_success 'a fill of 1000 messages' '

@@ -21,7 +21,7 @@ gone() {
 
 # gone_info FILE: the same for an instance described by a child's info file.
 gone_info() {
-	read -r gi_pid gi_port gi_tls gi_dir gi_inst gi_base <"$1" || { echo "no info in $1"; return 1; }
+	read -r gi_pid gi_port gi_tls gi_dir gi_inst _ <"$1" || { echo "no info in $1"; return 1; }
 	gone "$gi_pid" "$gi_port" "$gi_tls" "$gi_dir" "$gi_inst"
 }
 
@@ -59,6 +59,13 @@ test_expect_success 'dovecot_stop kills processes the master left behind' '
 	! dc_alive_ "$d1" && ! dc_alive_ "$d2"
 '
 
+test_expect_success 'a start that fails shows why and leaves nothing running' '
+	! dovecot_start --name broken --conf "no_such_setting = 1" 2>err &&
+	cat err && grep "no_such_setting" err &&
+	test -z "$(dc_procs broken)" &&
+	dc_use && test "$DC_NAME" = dovecot
+'
+
 # Child test scripts use the same libraries, from a t/ of their own; each
 # writes "pid port tls_port dir instance base_dir" of its Dovecot to $INFO.
 mkdir -p kid/t tmp || bail_out 'cannot create kid/'
@@ -69,7 +76,7 @@ child_head='#!/bin/sh
 . "$(dirname "$0")/test-lib.sh"
 . "$T/lib-dovecot.sh"
 info() {
-	echo "$DC_PID $DC_PORT $DC_TLS_PORT $DC_DIR $DC_INSTANCE $(cat "$DC_DIR/base_dir")" >"$INFO.tmp" &&
+	echo "$DC_PID $DC_PORT $DC_TLS_PORT $DC_DIR $DC_INSTANCE $DC_BASE" >"$INFO.tmp" &&
 	mv "$INFO.tmp" "$INFO"
 }'
 # exits in the middle, without test_done

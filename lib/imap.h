@@ -1,0 +1,108 @@
+/*
+ * imap.h - an IMAP client connection: transport (TCP, TLS, STARTTLS,
+ * tunnels), pipelined commands matched by tag, capabilities, and
+ * authentication.  Responses are parsed by imap-parse.c.
+ */
+#ifndef OI_IMAP_H
+#define OI_IMAP_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "imap-parse.h"
+
+struct imap_opts {
+	const char	*host;		/* server, also the TLS name checked */
+	const char	*port;		/* NULL: 993 with ssl, else 143 */
+	const char	*tunnel;	/* command carrying the IMAP stream */
+	int		 preauth;	/* the tunnel is logged in already */
+	int		 ssl;		/* implicit TLS */
+	int		 starttls;	/* without ssl: STARTTLS, required */
+	int		 verify;	/* certificate chain and host name */
+	const char	*cafile;	/* NULL: the system's CA store */
+	const char	*fingerprints;	/* hex, comma-separated, ':' allowed */
+	const char	*protocols;	/* libtls protocol list, NULL default */
+	const char	*clientcert;
+	const char	*clientkey;
+	int		 timeout;	/* seconds without progress, 0: none */
+	int		 family;	/* AF_UNSPEC, AF_INET or AF_INET6 */
+	FILE		*trace;		/* protocol trace, secrets masked */
+};
+
+/* What kind of failure the last error was. */
+enum imap_err {
+	IMAP_ERR_NONE,
+	IMAP_ERR_FATAL,		/* configuration, trust, refused login */
+	IMAP_ERR_RETRY		/* network: worth trying again later */
+};
+
+struct imap;
+
+/* Called for every untagged response while waiting for a reply. */
+typedef int (*imap_untagged_fn)(void *ctx, struct imap *,
+    const struct iresp *);
+
+struct imap *imap_new(const struct imap_opts *);
+void	 imap_free(struct imap *);
+/* Connect, TLS as asked, read the greeting and the capabilities. */
+int	 imap_connect(struct imap *);
+const char *imap_error(const struct imap *);
+enum imap_err imap_errkind(const struct imap *);
+/* Set an error (for callers that find a protocol problem). */
+int	 imap_fail(struct imap *, enum imap_err, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
+
+int	 imap_has(const struct imap *, const char *capability);
+int	 imap_is_preauth(const struct imap *);
+int	 imap_is_secure(const struct imap *);	/* TLS, tunnel or loopback */
+const char *imap_greeting(const struct imap *);
+/* Capabilities, space-separated, as the server sent them. */
+const char *imap_capabilities(const struct imap *);
+int	 imap_refresh_capabilities(struct imap *);
+
+void	 imap_set_untagged(struct imap *, imap_untagged_fn, void *);
+void	 imap_set_sink(struct imap *, imap_sink_fn, void *);
+
+/*
+ * Queue a command; returns its tag number (0 on error).  Format
+ * directives: %s text as is, %u unsigned, %lu unsigned long, %llu
+ * unsigned long long, %a an astring (atom, quoted string or literal as
+ * needed), %m a mailbox name (UTF-8; sent in modified UTF-7 unless UTF8
+ * mode is on), %p a secret astring (masked in the trace).  Commands are
+ * buffered: imap_flush() sends them, imap_wait() flushes itself.
+ */
+uint32_t imap_cmd(struct imap *, const char *fmt, ...);
+int	 imap_flush(struct imap *);
+
+/* Result of a completed command. */
+struct imap_reply {
+	enum istatus	 status;	/* IS_OK, IS_NO, IS_BAD */
+	char		*code;		/* response code with arguments, or NULL */
+	char		*text;
+};
+
+/* Read responses until command tag completes; untagged ones go to the
+ * handler.  Returns 0 with *reply filled (free with imap_reply_free) or
+ * -1 when the connection failed. */
+int	 imap_wait(struct imap *, uint32_t tag, struct imap_reply *reply);
+void	 imap_reply_free(struct imap_reply *);
+/* Run one fixed command and wait: 0 OK, 1 NO/BAD (error set), -1 lost. */
+int	 imap_simple(struct imap *, const char *command);
+
+/* Authenticate with the first mechanism of the list (comma-separated,
+ * OfflineIMAP's names) that the server offers and that works.  The
+ * password callback is only called when a mechanism needs it. */
+struct imap_auth {
+	const char	*mechanisms;
+	const char	*user;
+	const char	*identity;	/* SASL PLAIN authorization identity */
+	int		 allow_plaintext; /* LOGIN/PLAIN on a plain link */
+	char		*(*password)(void *ctx, char **err);
+	char		*(*oauth2_token)(void *ctx, char **err);
+	void		*ctx;
+};
+int	 imap_login(struct imap *, const struct imap_auth *);
+
+int	 imap_logout(struct imap *);
+
+#endif
