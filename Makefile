@@ -52,14 +52,15 @@ $(B)/fuzz/%: fuzz/%.c fuzz/replay.c $(LIBA) $(LIBHDR) config.mk
 
 FUZZ_CC = clang
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FB = build-fuzz
 fuzz:
+	@mkdir -p $(FB)
 	@for f in $(FUZZERS); do \
-	  mkdir -p build-fuzz && \
 	  echo "$(FUZZ_CC) $$f" && \
-	  $(FUZZ_CC) $(CPPFLAGS) -Ilib $(BSD_CFLAGS) $(FUZZ_FLAGS) -o build-fuzz/$$f fuzz/$$f.c $(LIBSRC) \
+	  $(FUZZ_CC) $(CPPFLAGS) -Ilib $(BSD_CFLAGS) $(FUZZ_FLAGS) -o $(FB)/$$f fuzz/$$f.c $(LIBSRC) \
 	    $(TLS_LIBS) $(SQLITE_LIBS) $(MD_LIBS) $(BSD_LIBS) || exit 1; \
 	done
-	@echo "run: build-fuzz/fuzz-record -max_total_time=60 fuzz/corpus/record"
+	@echo "run: $(FB)/fuzz-imap -max_total_time=60 fuzz/corpus/imap"
 
 # Tests: TAP scripts under prove.  share/deps checks (and, as root, installs)
 # what the tests need first.
