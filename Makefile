@@ -16,8 +16,8 @@ FUZZERS = fuzz-record fuzz-config fuzz-imap
 
 LIBOBJ = $(LIBSRC:%.c=$(B)/%.o)
 LIBA = $(B)/lib/liboi.a
-ALLCFLAGS = $(CPPFLAGS) -Ilib $(TLS_CFLAGS) $(SQLITE_CFLAGS) $(BSD_CFLAGS) $(MD_CFLAGS) $(CFLAGS)
-ALLLIBS = $(LIBA) $(TLS_LIBS) $(SQLITE_LIBS) $(MD_LIBS) $(BSD_LIBS)
+ALLCFLAGS = $(CPPFLAGS) -Ilib $(TLS_CFLAGS) $(SQLITE_CFLAGS) $(BSD_CFLAGS) $(MD_CFLAGS) $(Z_CFLAGS) $(CFLAGS)
+ALLLIBS = $(LIBA) $(TLS_LIBS) $(SQLITE_LIBS) $(MD_LIBS) $(Z_LIBS) $(BSD_LIBS)
 
 all: tools
 tools: $(TOOLS:%=$(B)/bin/%) $(SCRIPTS:%=$(B)/bin/%)
@@ -58,7 +58,7 @@ fuzz:
 	@for f in $(FUZZERS); do \
 	  echo "$(FUZZ_CC) $$f" && \
 	  $(FUZZ_CC) $(CPPFLAGS) -Ilib $(BSD_CFLAGS) $(FUZZ_FLAGS) -o $(FB)/$$f fuzz/$$f.c $(LIBSRC) \
-	    $(TLS_LIBS) $(SQLITE_LIBS) $(MD_LIBS) $(BSD_LIBS) || exit 1; \
+	    $(TLS_LIBS) $(SQLITE_LIBS) $(MD_LIBS) $(Z_LIBS) $(BSD_LIBS) || exit 1; \
 	done
 	@echo "run: $(FB)/fuzz-imap -max_total_time=60 fuzz/corpus/imap"
 

@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
@@ -18,6 +19,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <zlib.h>
 
 #include <md5.h>
 #include <sha1.h>
@@ -59,6 +62,11 @@ struct imap {
 	imap_untagged_fn untagged;
 	void		*untagged_ctx;
 	struct sb	 tracebuf;	/* server bytes not yet traced */
+	/* COMPRESS=DEFLATE (RFC 4978): raw deflate both ways */
+	int		 compress;
+	z_stream	 zin, zout;
+	char		*zbuf;		/* compressed bytes read, not inflated */
+	size_t		 zcap;
 };
 
 int
@@ -153,6 +161,11 @@ imap_free(struct imap *im)
 	sb_free(&im->trace_line);
 	sb_free(&im->err);
 	sb_free(&im->tracebuf);
+	if (im->compress) {
+		inflateEnd(&im->zin);
+		deflateEnd(&im->zout);
+	}
+	free(im->zbuf);
 	free(im->greeting);
 	free(im->caps);
 	free(im->caps_raw);
@@ -216,9 +229,8 @@ wait_fd(struct imap *im, short events)
 }
 
 static ssize_t
-conn_read(void *ctx, void *buf, size_t n)
+raw_read(struct imap *im, void *buf, size_t n)
 {
-	struct imap *im = ctx;
 	ssize_t r;
 
 	for (;;) {
@@ -248,9 +260,44 @@ conn_read(void *ctx, void *buf, size_t n)
 				return -1;
 			}
 		}
-		if (r > 0)
+		return r;
+	}
+}
+
+/* What the parser reads: the stream, inflated when compressed, traced. */
+static ssize_t
+conn_read(void *ctx, void *buf, size_t n)
+{
+	struct imap *im = ctx;
+	ssize_t r;
+	int zr;
+
+	if (!im->compress) {
+		if ((r = raw_read(im, buf, n)) > 0)
 			trace_bytes(im, buf, (size_t)r);
 		return r;
+	}
+	for (;;) {
+		im->zin.next_out = buf;
+		im->zin.avail_out = (uInt)(n > UINT_MAX ? UINT_MAX : n);
+		if (im->zin.avail_in > 0) {
+			zr = inflate(&im->zin, Z_SYNC_FLUSH);
+			if (zr != Z_OK && zr != Z_BUF_ERROR) {
+				imap_fail(im, IMAP_ERR_FATAL, "%s: bad compressed "
+				    "data: %s", im->opts.host ? im->opts.host :
+				    "tunnel", im->zin.msg ? im->zin.msg : "?");
+				return -1;
+			}
+			r = (ssize_t)((char *)im->zin.next_out - (char *)buf);
+			if (r > 0) {
+				trace_bytes(im, buf, (size_t)r);
+				return r;
+			}
+		}
+		if ((r = raw_read(im, im->zbuf, im->zcap)) <= 0)
+			return r;
+		im->zin.next_in = (Bytef *)im->zbuf;
+		im->zin.avail_in = (uInt)r;
 	}
 }
 
@@ -296,9 +343,52 @@ imap_flush(struct imap *im)
 		return 0;
 	if (im->fd == -1)
 		return imap_fail(im, IMAP_ERR_RETRY, "not connected");
-	if (conn_write(im, im->out.s, im->out.len) == -1)
-		return -1;
+	if (!im->compress) {
+		if (conn_write(im, im->out.s, im->out.len) == -1)
+			return -1;
+		sb_reset(&im->out);
+		return 0;
+	}
+	im->zout.next_in = (Bytef *)im->out.s;
+	im->zout.avail_in = (uInt)im->out.len;
+	do {
+		char chunk[16384];
+
+		im->zout.next_out = (Bytef *)chunk;
+		im->zout.avail_out = sizeof(chunk);
+		if (deflate(&im->zout, Z_SYNC_FLUSH) == Z_STREAM_ERROR)
+			return imap_fail(im, IMAP_ERR_FATAL, "deflate failed");
+		if (conn_write(im, chunk, sizeof(chunk) - im->zout.avail_out)
+		    == -1)
+			return -1;
+	} while (im->zout.avail_out == 0);
 	sb_reset(&im->out);
+	return 0;
+}
+
+/* Switch to COMPRESS=DEFLATE when the server offers it. */
+int
+imap_compress(struct imap *im)
+{
+	int rv;
+
+	if (im->compress || !imap_has(im, "COMPRESS=DEFLATE"))
+		return 0;
+	if ((rv = imap_simple(im, "COMPRESS DEFLATE")) != 0)
+		return rv == 1 ? 0 : -1;	/* refused: carry on without */
+	if (imap_parser_buffered(im->parser) != 0)
+		return imap_fail(im, IMAP_ERR_FATAL, "%s sent data after "
+		    "COMPRESS: refusing it", im->opts.host ? im->opts.host :
+		    "tunnel");
+	im->zcap = 65536;
+	if ((im->zbuf = malloc(im->zcap)) == NULL)
+		return imap_fail(im, IMAP_ERR_FATAL, "out of memory");
+	if (inflateInit2(&im->zin, -15) != Z_OK ||
+	    deflateInit2(&im->zout, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8,
+	    Z_DEFAULT_STRATEGY) != Z_OK)
+		return imap_fail(im, IMAP_ERR_FATAL, "zlib initialisation "
+		    "failed");
+	im->compress = 1;
 	return 0;
 }
 

@@ -103,6 +103,9 @@ struct imap_auth {
 };
 int	 imap_login(struct imap *, const struct imap_auth *);
 
+/* COMPRESS=DEFLATE from now on, if the server offers it (RFC 4978). */
+int	 imap_compress(struct imap *);
+
 int	 imap_logout(struct imap *);
 
 #endif

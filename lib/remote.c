@@ -496,6 +496,8 @@ remote_init(struct remote *r, struct config *cfg, const char *repo,
 	if (get_bool(r, r->section, "allow_plaintext_auth",
 	    &r->auth.allow_plaintext) == -1)
 		goto fail;
+	if (get_bool(r, r->section, "usecompression", &r->compress) == -1)
+		goto fail;
 	if (get_opt(r, "reference", &r->reference) == -1 ||
 	    get_bool(r, r->section, "subscribedonly", &r->subscribedonly) == -1)
 		goto fail;
@@ -526,7 +528,8 @@ remote_connect(struct remote *r, FILE *trace, int *retry)
 		rfail(r, "out of memory");
 		return NULL;
 	}
-	if (imap_connect(im) == -1 || imap_login(im, &r->auth) == -1) {
+	if (imap_connect(im) == -1 || imap_login(im, &r->auth) == -1 ||
+	    (r->compress && imap_compress(im) == -1)) {
 		*retry = imap_errkind(im) == IMAP_ERR_RETRY;
 		rfail(r, "%s", imap_error(im));
 		imap_free(im);

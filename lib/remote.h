@@ -21,6 +21,7 @@ struct remote {
 	int		 utf8names;	/* the account's utf8foldernames */
 	char		*reference;
 	int		 subscribedonly;
+	int		 compress;	/* usecompression */
 	/* strings the options point into */
 	char		*host, *port, *tunnel, *cafile, *fps, *protocols;
 	char		*cert, *key, *mechs, *user, *identity;

@@ -273,6 +273,18 @@ test_expect_success '-S and -L list a window (server-side SEARCH)' '
 	grep -q "^end	0	INBOX$" out
 '
 
+test_expect_success 'usecompression: COMPRESS=DEFLATE where the server offers it' '
+	dovecot_start --name zlib --conf "protocol imap {" \
+	    --conf "  mail_plugins = \$mail_plugins imap_zlib" --conf "}" &&
+	dovecot_fill alice INBOX 300 &&
+	imap-list -d -c rc -a A -k Repository_R:remoteport=$DC_PORT \
+	    -k Repository_R:usecompression=yes INBOX >out 2>trace &&
+	grep -q "^C: a[0-9]* COMPRESS DEFLATE$" trace &&
+	grep -q "^end	300	INBOX$" out &&
+	imap-list -d -c rc -a A -k Repository_R:remoteport=$DC_PORT INBOX >out 2>trace &&
+	! grep -q "COMPRESS DEFLATE" trace
+'
+
 # hostile and unusual servers, through the fault-injecting proxy
 proxy() {
 	n=$1; shift
