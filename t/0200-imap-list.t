@@ -164,6 +164,16 @@ test_expect_code 75 'a refused connection exits 75' '
 	s=$?; cat err; grep -q "connection refused" err && exit $s
 '
 
+test_expect_code 75 'socktimeout: a server that never answers exits 75' '
+	perl -MIO::Socket::INET -e "
+		my \$l = IO::Socket::INET->new(Listen => 1, LocalAddr => q(127.0.0.1)) or die;
+		open my \$f, q(>), q(silent.port) or die; print \$f \$l->sockport; close \$f;
+		my \$c = \$l->accept; sleep 8;" &
+	while [ ! -s silent.port ]; do sleep 0.1; done &&
+	imap-list -c rc -a A -k socktimeout=1 -k Repository_R:remoteport=$(cat silent.port) 2>err
+	s=$?; cat err; grep -q "no answer for 1 seconds (socktimeout)" err && exit $s
+'
+
 for mech in CRAM-MD5 PLAIN LOGIN; do
 	test_expect_success "authentication with $mech, password kept out of the trace" "
 		imap-list -d -c rc -a A -k Repository_R:auth_mechanisms=$mech >out 2>trace &&
