@@ -125,6 +125,26 @@ test_expect_success 'STARTTLS upgrades before credentials are sent' '
 	! sed -n "1,/C: a[0-9]* STARTTLS\$/p" trace | grep -q "^C: .*\(AUTHENTICATE\|LOGIN \)"
 '
 
+test_expect_success 'ssl_version picks the TLS version' '
+	imap-list -c rc -a A $TLS $CA -k Repository_R:ssl_version=tls1_2 >out &&
+	grep -q "	INBOX$" out
+'
+
+test_expect_code 1 'ssl_version = ssl3 is refused before connecting' '
+	imap-list -c rc -a A $TLS $CA -k Repository_R:ssl_version=ssl3 2>err
+	s=$?; grep -q "ssl_version: \"ssl3\" is not supported" err && exit $s
+'
+
+test_expect_code 1 'sslcacertfile = OS-DEFAULT means the system store' '
+	imap-list -c rc -a A $TLS -k Repository_R:sslcacertfile=OS-DEFAULT 2>err
+	s=$?; grep -q "TLS handshake with 127.0.0.1 failed" err && exit $s
+'
+
+test_expect_code 1 'a missing sslcacertfile is named' '
+	imap-list -c rc -a A $TLS -k Repository_R:sslcacertfile=/nonexistent/ca.pem 2>err
+	s=$?; grep -q "sslcacertfile /nonexistent/ca.pem: No such file" err && exit $s
+'
+
 test_expect_success 'sslverify = no is an explicit opt-out' '
 	imap-list -c rc -a A $TLS -k Repository_R:sslverify=no >out &&
 	grep -q "	INBOX$" out
