@@ -627,7 +627,7 @@ endrec:
 int
 main(int argc, char *argv[])
 {
-	char **kopts = NULL, *path = NULL, *dpath = NULL, *account = NULL;
+	char **kopts = NULL, *path = NULL, *account = NULL;
 	char *repo = NULL, *state = NULL, *e;
 	struct config *cfg;
 	struct remote rem;
@@ -683,17 +683,8 @@ main(int argc, char *argv[])
 		want_messages = 1;
 	rec_writer_init(&out, stdout, zflag ? REC_NUL : 0);
 
-	if (path == NULL && (path = dpath = config_default_path()) == NULL)
-		err(EXIT_FAIL, "config_default_path");
-	if ((cfg = config_new()) == NULL)
-		err(EXIT_FAIL, "config_new");
-	if (access(path, F_OK) == -1)
-		errx(EXIT_FAIL, "config file '%s' does not exist", path);
-	if (config_read(cfg, path) == -1)
-		errx(EXIT_FAIL, "%s", config_errmsg(cfg));
-	for (i = 0; i < nk; i++)
-		if (config_override(cfg, kopts[i]) == -1)
-			errx(EXIT_FAIL, "%s", config_errmsg(cfg));
+	if ((cfg = config_load(path, kopts, (size_t)nk, &e)) == NULL)
+		errx(EXIT_FAIL, "%s", e ? e : "out of memory");
 	if (account) {
 		char *sect;
 
@@ -770,7 +761,6 @@ main(int argc, char *argv[])
 	remote_free(&rem);
 	config_free(cfg);
 	free(repo);
-	free(dpath);
 	free(kopts);
 	for (size_t k = 0; k < nfolders; k++) {
 		free(folders[k].raw);

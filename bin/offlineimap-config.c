@@ -213,7 +213,8 @@ int
 main(int argc, char *argv[])
 {
 	char **kopts = NULL, *path = NULL, *dpath = NULL, *select = NULL, *cmd;
-	int ch, nk = 0, status = EXIT_OK, i;
+	char *e;
+	int ch, nk = 0, status = EXIT_OK;
 
 	while ((ch = getopt(argc, argv, "a:c:hk:z")) != -1) {
 		switch (ch) {
@@ -253,15 +254,8 @@ main(int argc, char *argv[])
 		put_value(path);
 		goto done;
 	}
-	if ((cfg = config_new()) == NULL)
-		err(EXIT_FAIL, "config_new");
-	if (access(path, F_OK) == -1)
-		errx(EXIT_FAIL, "config file '%s' does not exist", path);
-	if (config_read(cfg, path) == -1)
-		errx(EXIT_FAIL, "%s", config_errmsg(cfg));
-	for (i = 0; i < nk; i++)
-		if (config_override(cfg, kopts[i]) == -1)
-			errx(EXIT_FAIL, "%s", config_errmsg(cfg));
+	if ((cfg = config_load(path, kopts, (size_t)nk, &e)) == NULL)
+		errx(EXIT_FAIL, "%s", e ? e : "out of memory");
 
 	if (strcmp(cmd, "accounts") == 0) {
 		char **names;

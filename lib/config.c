@@ -388,6 +388,43 @@ config_read(struct config *c, const char *path)
 	return rv;
 }
 
+struct config *
+config_load(const char *path, char *const *overrides, size_t n, char **err)
+{
+	struct config *c;
+	char *dpath = NULL;
+	size_t i;
+
+	*err = NULL;
+	if (path == NULL && (path = dpath = config_default_path()) == NULL) {
+		*err = strdup("out of memory");
+		return NULL;
+	}
+	if ((c = config_new()) == NULL) {
+		free(dpath);
+		*err = strdup("out of memory");
+		return NULL;
+	}
+	if (access(path, F_OK) == -1) {
+		if (asprintf(err, "config file '%s' does not exist", path) == -1)
+			*err = NULL;
+		goto fail;
+	}
+	if (config_read(c, path) == -1)
+		goto failmsg;
+	for (i = 0; i < n; i++)
+		if (config_override(c, overrides[i]) == -1)
+			goto failmsg;
+	free(dpath);
+	return c;
+failmsg:
+	*err = strdup(config_errmsg(c));
+fail:
+	free(dpath);
+	config_free(c);
+	return NULL;
+}
+
 /* configparser's check of a value about to be set. */
 static int
 valid_percent(const char *v)

@@ -63,6 +63,10 @@ void	 config_free(struct config *);
  * exists, else ~/.offlineimaprc. */
 char	*config_default_path(void);
 int	 config_read(struct config *, const char *path);
+/* What every tool does: read path (NULL: config_default_path()), then
+ * apply the -k overrides in order.  NULL with *err malloc'd. */
+struct config *config_load(const char *path, char *const *overrides,
+	    size_t n, char **err);
 int	 config_read_fp(struct config *, FILE *, const char *name);
 /* A -k [section:]option=value override; "_" in section means space. */
 int	 config_override(struct config *, const char *arg);
