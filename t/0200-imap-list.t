@@ -158,7 +158,7 @@ openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
     >/dev/null 2>&1 &&
 printf "subjectAltName = DNS:wrong.example\n" >"$wdir/wrong.ext" &&
 openssl x509 -req -in "$wdir/wrong.csr" -CA "$wdir/ca.pem" -CAkey "$wdir/ca.key" \
-    -CAserial "$wdir/ca.srl" -days 2 -extfile "$wdir/wrong.ext" \
+    -CAcreateserial -CAserial "$wdir/wrong.srl" -days 2 -extfile "$wdir/wrong.ext" \
     -out "$wdir/wrong.pem" >/dev/null 2>&1 &&
 cp "$wdir/wrong.pem" "$wdir/server.pem" && cp "$wdir/wrong.key" "$wdir/server.key" &&
 dc_adm reload || bail_out 'cannot give the second server its certificate'
