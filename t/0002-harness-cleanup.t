@@ -10,10 +10,16 @@ gone() {
 	if dc_alive_ "$1"; then
 		echo "master $1 still runs:"; ps -o pid,stat,args -p "$1"; return 1
 	fi
-	if pgrep -f -- "$4/" >/dev/null || pgrep -f -- "dovecot-$5/" >/dev/null; then
-		echo "processes of $4 are left:"; ps -o pid,user,args -p "$(pgrep -d, -f -- "$4/|dovecot-$5/")"
-		return 1
-	fi
+	# (a process that merely names the directory may pass by: look 1 s long)
+	g_i=0
+	while g_left=$(pgrep -d, -f -- "$4/|dovecot-$5/"); do
+		g_i=$((g_i + 1))
+		if [ "$g_i" -ge 10 ]; then
+			echo "processes of $4 are left:"; ps -o pid,user,args -p "$g_left"
+			return 1
+		fi
+		sleep 0.1
+	done
 	for g_port in "$2" "$3"; do
 		if dc_port_open "$g_port"; then echo "port $g_port still accepts connections"; return 1; fi
 	done
@@ -91,30 +97,44 @@ printf '%s\n' "$child_head" \
 	'test_done' >kid/t/fail.t
 # killed by SIGTERM while it runs
 printf '%s\n' "$child_head" 'dovecot_start || bail_out "no dovecot"' 'info' \
-	'while :; do sleep 0.1; done' >kid/t/killed.t
+	'i=0; while [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done' >kid/t/killed.t
+# killed by SIGKILL: no trap runs, the watchdog has to stop its dovecot
+printf '%s\n' "$child_head" 'dovecot_start || bail_out "no dovecot"' 'info' \
+	'i=0; while [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done' >kid/t/sigkill.t
 # passes; its scratch directory path is long enough to move base_dir to /tmp
 printf '%s\n' "$child_head" 'dovecot_start --name "$LONG" || bail_out "no dovecot"' 'info' \
 	'test_expect_success "fill" "dovecot_fill alice INBOX 3 && test \"\$(dovecot_count alice INBOX)\" = 3"' \
 	'test_done' >kid/t/pass.t
 
-# Run all four at once (also a check that parallel starts do not clash).
-test_expect_success 'child scripts run: exit early, fail, get killed, pass' '
-	(INFO=$TEST_DIR/exit.info TMPDIR=$TEST_DIR/tmp sh kid/t/exit.t >exit.out 2>&1
-	 echo $? >exit.rc) &
-	(INFO=$TEST_DIR/fail.info TMPDIR=$TEST_DIR/tmp sh kid/t/fail.t >fail.out 2>&1
-	 echo $? >fail.rc) &
-	(INFO=$TEST_DIR/pass.info TMPDIR=$TEST_DIR/tmp LONG=a-name-that-makes-the-base-dir-too-long-for-sockets \
-		sh kid/t/pass.t >pass.out 2>&1
-	 echo $? >pass.rc) &
+# kid NAME [VAR=VALUE...]: run child NAME, its output in NAME.out, its exit
+# status in NAME.rc; its scratch directory goes under tmp/.
+kid() {
+	kid_name=$1
+	shift
+	env INFO="$TEST_DIR/$kid_name.info" TMPDIR="$TEST_DIR/tmp" "$@" \
+		sh "kid/t/$kid_name.t" >"$kid_name.out" 2>&1
+	echo $? >"$kid_name.rc"
+}
+
+# All at once (also a check that parallel starts do not clash).  The two to
+# be killed run straight in the background, so that $! is their shell.
+test_expect_success 'child scripts run: exit early, fail, get killed (TERM, KILL), pass' '
+	kid exit &
+	kid fail &
+	kid pass LONG=a-name-that-makes-the-base-dir-too-long-for-sockets &
 	INFO=$TEST_DIR/killed.info TMPDIR=$TEST_DIR/tmp sh kid/t/killed.t >killed.out 2>&1 &
-	killed=$! &&
-	i=0 && while [ ! -s killed.info ]; do
-		i=$((i + 1)); test $i -lt 150 || { kill $killed; exit 1; }; sleep 0.1; done &&
+	killed=$!
+	INFO=$TEST_DIR/sigkill.info TMPDIR=$TEST_DIR/tmp sh kid/t/sigkill.t >sigkill.out 2>&1 &
+	sigkill=$!
+	i=0 && while [ ! -s killed.info ] || [ ! -s sigkill.info ]; do
+		i=$((i + 1)); test $i -lt 150 || { kill $killed $sigkill; exit 1; }; sleep 0.1; done &&
 	kill -TERM $killed && { wait $killed; echo $? >killed.rc; } &&
+	kill -KILL $sigkill && { wait $sigkill; echo $? >sigkill.rc; } &&
 	wait &&
-	for c in exit fail pass killed; do echo "== $c: rc $(cat $c.rc)"; cat $c.out; done &&
+	for c in exit fail pass killed sigkill; do echo "== $c: rc $(cat $c.rc)"; cat $c.out; done &&
 	test "$(cat exit.rc)" = 3 && test "$(cat fail.rc)" = 1 &&
-	test "$(cat pass.rc)" = 0 && test "$(cat killed.rc)" != 0 &&
+	test "$(cat pass.rc)" = 0 && test "$(cat killed.rc)" = 1 &&
+	test "$(cat sigkill.rc)" = 137 &&
 	grep "^ok 1 - one good test" exit.out &&
 	grep "^not ok 2 - fails" fail.out && grep "^1\.\.2" fail.out &&
 	grep "^ok 1 - fill" pass.out
@@ -130,6 +150,12 @@ test_expect_success 'the failing script stopped its dovecot (started inside a te
 
 test_expect_success 'the killed script stopped its dovecot' '
 	gone_info killed.info
+'
+
+test_expect_success 'the watchdog stopped the dovecot of the SIGKILLed script' '
+	i=0 && until gone_info sigkill.info >gone.out; do
+		i=$((i + 1)); test $i -lt 40 || { cat gone.out; exit 1; }; sleep 0.1; done &&
+	read -r x x x d x x <sigkill.info && rm -rf "${d%/*}"
 '
 
 test_expect_success 'the passing script stopped its dovecot' '

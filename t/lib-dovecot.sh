@@ -53,7 +53,13 @@
 #   dc_make_ca DIR [CN]                    a fresh CA: DIR/ca.pem, DIR/ca.key
 #
 # Ports are picked at random in 10000..(start of the ephemeral range - 1),
-# or in $DC_PORT_RANGE ("LO-HI"); one in use means a retry with others.
+# or in $DC_PORT_RANGE ("LO-HI"), skipping those /proc/net/tcp* shows in use;
+# when another test binds one first ("Address already in use"), other ports
+# are tried (20 times).
+#
+# A watchdog process per instance (detached: `wait` does not see it) stops it
+# even if the test script is killed with SIGKILL (no trap runs then), within
+# about a second.
 #
 # Several instances in one test: give each a --name; the last one started is
 # current, dc_use switches.  dovecot_start may run inside test_expect_success
@@ -122,10 +128,16 @@ dc_pick_ports_() {
 		}'
 }
 
-# dc_alive_ PID: the process exists and is not a zombie.
+# dc_alive_ PID: the process exists and is not a zombie (init may take its
+# time to reap an orphan).  No fork where there is a /proc.
 dc_alive_() {
-	dca_stat=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
-	case $dca_stat in '' | Z*) return 1 ;; esac
+	if [ -d /proc/self ]; then
+		read -r dca_stat <"/proc/$1/stat" 2>/dev/null || return 1
+		dca_stat=${dca_stat##*) }
+	else
+		dca_stat=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+	fi
+	case $dca_stat in '' | Z* | X*) return 1 ;; esac
 	return 0
 }
 
@@ -181,7 +193,9 @@ dc_procs() {
 		dc_need_ dc_procs || return 1
 		dcp_dir=$DC_DIR
 	fi
-	dc_procs_ "$dcp_dir" "$(cat "$dcp_dir/instance" 2>/dev/null)"
+	dcp_inst=
+	read -r dcp_inst <"$dcp_dir/instance" 2>/dev/null
+	dc_procs_ "$dcp_dir" "$dcp_inst"
 }
 
 # dc_make_ca DIR [CN]: a throwaway CA (EC P-256): DIR/ca.pem, DIR/ca.key.
@@ -199,24 +213,18 @@ dc_make_ca() {
 	chmod 600 "$1/ca.key"
 }
 
-# dc_make_cert_ DIR: server.key/server.pem for localhost and 127.0.0.1,
-# signed by DIR/ca.pem.  "DNS:127.0.0.1" too: some clients compare the host
-# name only with DNS names.
+# dc_make_cert_ DIR: server.key/server.pem (EC P-256) for localhost and
+# 127.0.0.1, signed by DIR/ca.pem in one openssl run (OpenSSL 3 "req -CA").
+# "DNS:127.0.0.1" too: some clients compare the host name only with DNS names.
+# (No ssl_dh: with an EC key there is no DHE-RSA to need it.)
 dc_make_cert_() {
-	printf '%s\n' 'basicConstraints = critical, CA:FALSE' \
-		'keyUsage = critical, digitalSignature' \
-		'extendedKeyUsage = serverAuth' \
-		'subjectAltName = DNS:localhost, DNS:127.0.0.1, IP:127.0.0.1' \
-		'subjectKeyIdentifier = hash' \
-		'authorityKeyIdentifier = keyid' >"$1/server.ext" || return 1
-	if ! openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-		-subj /CN=localhost -keyout "$1/server.key" -out "$1/server.csr" \
-		>"$1/openssl.log" 2>&1 ||
-	   ! openssl x509 -req -in "$1/server.csr" -CA "$1/ca.pem" -CAkey "$1/ca.key" \
-		-CAcreateserial -CAserial "$1/ca.srl" -days 30 -sha256 \
-		-extfile "$1/server.ext" -out "$1/server.pem" >>"$1/openssl.log" 2>&1 ||
-	   ! openssl genpkey -genparam -algorithm DH -pkeyopt group:ffdhe2048 \
-		-out "$1/dh.pem" >>"$1/openssl.log" 2>&1; then
+	if ! openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+		-nodes -days 30 -subj /CN=localhost -CA "$1/ca.pem" -CAkey "$1/ca.key" \
+		-addext 'basicConstraints=critical,CA:FALSE' \
+		-addext 'keyUsage=critical,digitalSignature' \
+		-addext 'extendedKeyUsage=serverAuth' \
+		-addext 'subjectAltName=DNS:localhost,DNS:127.0.0.1,IP:127.0.0.1' \
+		-keyout "$1/server.key" -out "$1/server.pem" >"$1/openssl.log" 2>&1; then
 		cat "$1/openssl.log" >&2
 		dc_err_ "dovecot_start: openssl could not create the server certificate"
 		return 1
@@ -269,7 +277,6 @@ auth_failure_delay = 0
 ssl = yes
 ssl_cert = <$dcs_dir/tls/server.pem
 ssl_key = <$dcs_dir/tls/server.key
-ssl_dh = <$dcs_dir/tls/dh.pem
 disable_plaintext_auth = no
 auth_mechanisms = plain login cram-md5
 
@@ -476,7 +483,7 @@ $2" ;;
 	dcs_pid='' dcs_ok=''
 	dcs_end=$(($(date +%s) + 10))
 	while [ "$(date +%s)" -le "$dcs_end" ]; do
-		[ -n "$dcs_pid" ] || dcs_pid=$(cat "$dcs_base/master.pid" 2>/dev/null) || dcs_pid=
+		[ -n "$dcs_pid" ] || read -r dcs_pid <"$dcs_base/master.pid" 2>/dev/null || dcs_pid=
 		if [ -n "$dcs_pid" ]; then
 			echo "$dcs_pid" >"$dcs_dir/pid"
 			if ! dc_alive_ "$dcs_pid"; then
@@ -515,7 +522,24 @@ $2" ;;
 		done
 		echo 'export DC_NAME DC_DIR DC_SEP DC_HOST DC_PORT DC_TLS_PORT DC_CA DC_CERT DC_KEY DC_CONF DC_PID DC_LOG DC_USERDB DC_INSTANCE DC_BASE'
 	} >"$dcs_dir/env" || return 1
+	# The cleanup needs the script to end by itself (exit, or a signal it can
+	# trap); a watchdog also stops the instance if the script is killed.  It
+	# is detached (not a job of this shell): a `wait` in a test must not
+	# wait for it, nor may it hold the test's output open.
+	(dc_watch_ "$dcs_dir" "$dcs_pid" </dev/null >/dev/null 2>&1 &)
 	dc_use "$dcs_name"
+}
+
+# dc_watch_ DIR MASTER (in the background): once the test script ($$, also in
+# subshells) is gone while MASTER still runs, stop the instance.  One sleep a
+# second; ends when either is gone.
+dc_watch_() {
+	while dc_alive_ "$$"; do
+		dc_alive_ "$2" || return 0
+		sleep 1
+	done
+	dc_alive_ "$2" || return 0
+	dc_stop_dir_ "$1"
 }
 
 dc_use() {
@@ -530,16 +554,18 @@ dc_use() {
 
 # dc_master_ DIR: print the pid of the instance's master if it runs.  Only a
 # process whose command line names DIR/dovecot.conf counts: a pid is never
-# signalled once it may have been reused.
+# signalled once it may have been reused.  (No helper process gets DIR in
+# its arguments - no cat, no grep: it would look like a leftover.)
 dc_master_() {
-	dcma_pid=$(cat "$1/pid" 2>/dev/null) ||
-		dcma_pid=$(cat "$(cat "$1/base_dir" 2>/dev/null)/master.pid" 2>/dev/null) ||
+	dcma_base=
+	read -r dcma_pid <"$1/pid" 2>/dev/null ||
+		{ read -r dcma_base <"$1/base_dir" && read -r dcma_pid <"$dcma_base/master.pid"; } 2>/dev/null ||
 		return 0
 	case $dcma_pid in '' | *[!0-9]*) return 0 ;; esac
-	if ps -o args= -p "$dcma_pid" 2>/dev/null | grep -qF -- "$1/dovecot.conf" &&
-		dc_alive_ "$dcma_pid"; then
-		echo "$dcma_pid"
-	fi
+	dcma_args=$(ps -o args= -p "$dcma_pid" 2>/dev/null) || return 0
+	case $dcma_args in
+	*"$1/dovecot.conf"*) dc_alive_ "$dcma_pid" && echo "$dcma_pid" ;;
+	esac
 	return 0
 }
 
@@ -554,8 +580,8 @@ dc_term_() {
 # SIGTERM already if "termed") and make sure no process of it is left.
 dc_stop_dir_() {
 	dcx_dir=$1
-	dcx_inst=$(cat "$dcx_dir/instance" 2>/dev/null) || return 0  # never started
-	dcx_base=$(cat "$dcx_dir/base_dir" 2>/dev/null) || dcx_base=
+	read -r dcx_inst <"$dcx_dir/instance" 2>/dev/null || return 0  # never started
+	read -r dcx_base <"$dcx_dir/base_dir" 2>/dev/null || dcx_base=
 	dcx_pid=$(dc_master_ "$dcx_dir")
 	if [ -n "$dcx_pid" ]; then
 		[ "${2:-}" = termed ] || kill -TERM "$dcx_pid" 2>/dev/null

@@ -8,6 +8,7 @@
 #   test_expect_code N 'what' 'commands'      commands must exit N
 #   test_cmp expected actual                  diff -u, the failure shows the diff
 #   test_cleanup 'command'                    run when the script ends, pass or fail
+#                                             (one line; each runs on its own)
 #   test_done                                 prints the plan, exits 0 or 1
 #
 # The scratch directory is removed when every test passed and kept (its path
@@ -50,8 +51,11 @@ $test_cleanup_cmds"
 
 test_run_cleanup_() {
 	trap - EXIT HUP INT TERM
+	# each command on its own: one that fails cannot skip the others
 	if [ -n "$test_cleanup_cmds" ]; then
-		(eval "$test_cleanup_cmds") >/dev/null 2>&1
+		printf '%s\n' "$test_cleanup_cmds" | while IFS= read -r c; do
+			[ -n "$c" ] && (eval "$c") >/dev/null 2>&1
+		done
 		test_cleanup_cmds=
 	fi
 	cd / || :
@@ -62,7 +66,7 @@ test_run_cleanup_() {
 	fi
 }
 trap 'test_failed=1; test_run_cleanup_' EXIT
-trap 'test_failed=1; test_run_cleanup_; exit 1' HUP INT TERM
+trap 'test_failed=1; test_run_cleanup_; exit 1' HUP INT PIPE TERM
 
 test_ok_() {
 	test_count=$((test_count + 1))
