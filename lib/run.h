@@ -18,5 +18,16 @@ int	 run_first_line(const char *cmd, char **out, char **err);
  */
 int	 run_python(const char *expr, const char *pythonfile, const char *what,
 	    const char *native, char **out, char **err);
+/*
+ * Apply a Python function (the expression expr evaluates to it, after
+ * pythonfile as above) to n names in one python3 process: *out gets n
+ * malloc'd results (free with run_free_list).  Names are bytes: they
+ * reach the function as str decoded from UTF-8 with surrogateescape, and
+ * its results come back the same way.
+ */
+int	 run_python_map(const char *expr, const char *pythonfile,
+	    const char *what, char *const names[], size_t n, char ***out,
+	    char **err);
+void	 run_free_list(char **, size_t);
 
 #endif
