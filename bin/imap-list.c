@@ -137,6 +137,7 @@ put_header(struct folder *f)
 	rec_putu(&out, f->nomodseq ? 0 : f->modseq);
 	rec_putu(&out, f->exists);
 	rec_puts(&out, f->mode);
+	rec_puts(&out, f->delim);
 	rec_puts(&out, f->name);
 	rec_end(&out);
 }
@@ -423,14 +424,14 @@ read_state(const char *path)
 			    rec_cstr(r, rec, 7) == -1)
 				errx(EXIT_FAIL, "%s", rec_error(r));
 			f = add_folder(rec->f[7]);
-		} else if (strcmp(rec->f[0], "mailbox") == 0 && rec->nf >= 7) {
+		} else if (strcmp(rec->f[0], "mailbox") == 0 && rec->nf >= 8) {
 			if (rec_u64(r, rec, 1, &uv) == -1 ||
 			    rec_u64(r, rec, 2, &un) == -1 ||
 			    rec_u64(r, rec, 3, &ms) == -1 ||
-			    rec_cstr(r, rec, 6) == -1)
+			    rec_cstr(r, rec, 7) == -1)
 				errx(EXIT_FAIL, "%s", rec_error(r));
-			char *raw = utf8names ? mutf7_encode(rec->f[6]) :
-			    xstrdup(rec->f[6]);
+			char *raw = utf8names ? mutf7_encode(rec->f[7]) :
+			    xstrdup(rec->f[7]);
 
 			if (raw == NULL)
 				errx(EXIT_FAIL, "%s:%lu: folder name is not "

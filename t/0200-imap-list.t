@@ -72,7 +72,7 @@ test_expect_success 'messages of folders given by name, with flags and size' '
 
 test_expect_success 'a UTF-8 folder operand with utf8foldernames' '
 	imap-list -c rc -a A -k Account_A:utf8foldernames=yes Gäste >out &&
-	grep "^mailbox	[0-9]*	2	[0-9]*	1	full	Gäste$" out &&
+	grep "^mailbox	[0-9]*	2	[0-9]*	1	full	/	Gäste$" out &&
 	grep "^end	1	Gäste$" out
 '
 
@@ -285,7 +285,7 @@ test_expect_success 'incremental: exactly the changed messages and the vanished 
 	dc_adm expunge -u alice mailbox INBOX uid 5 &&
 	dovecot_fill alice INBOX 1 &&
 	imap-list -c rc -a A -C state >out &&
-	grep "^mailbox" out | cut -f6,7 | sort >modes &&
+	grep "^mailbox" out | cut -f6,8 | sort >modes &&
 	printf "changed\tBig\nchanged\tINBOX\nunchanged\tG&AOQ-ste\nunchanged\tMy Folder\nunchanged\tTom &- Jerry\nunchanged\tWork/Sub\n" >want &&
 	test_cmp want modes &&
 	grep "^msg" out | cut -f2,3 | sort >msgs &&
@@ -333,7 +333,7 @@ test_expect_success 'without CONDSTORE, QRESYNC and LIST-STATUS: pipelined STATU
 	grep "^folder	/	[^	]*	5	7	[0-9]*	0	INBOX	INBOX$" out &&
 	test "$(grep -c "^C: a[0-9]* STATUS" p1.log)" = 6 &&
 	imap-list -c rc -a A $(via 1) -C state INBOX >out &&
-	grep "^mailbox	[0-9]*	7	0	5	full	INBOX$" out &&
+	grep "^mailbox	[0-9]*	7	0	5	full	/	INBOX$" out &&
 	grep "^msg	1		[0-9]*	[0-9]*	0$" out
 '
 
