@@ -12,6 +12,7 @@ MAN7 = offlineimap-tools.7
 LIBSRC = lib/config.c lib/imap.c lib/imap-parse.c lib/maildir.c lib/mutf7.c lib/options.c lib/record.c lib/remote.c lib/run.c lib/status.c lib/util.c
 LIBHDR = lib/config.h lib/imap.h lib/imap-parse.h lib/maildir.h lib/mutf7.h lib/record.h lib/remote.h lib/run.h lib/status.h lib/util.h
 UNITS = unit-record unit-config unit-mutf7 unit-imap-parse unit-status unit-maildir
+HELPERS = status-tool
 FUZZERS = fuzz-record fuzz-config fuzz-imap fuzz-maildir
 
 LIBOBJ = $(LIBSRC:%.c=$(B)/%.o)
@@ -21,7 +22,7 @@ ALLLIBS = $(LIBA) $(TLS_LIBS) $(SQLITE_LIBS) $(MD_LIBS) $(Z_LIBS) $(BSD_LIBS)
 
 all: tools
 tools: $(TOOLS:%=$(B)/bin/%) $(SCRIPTS:%=$(B)/bin/%)
-tests: $(UNITS:%=$(B)/t/%) $(FUZZERS:%=$(B)/fuzz/%)
+tests: $(UNITS:%=$(B)/t/%) $(HELPERS:%=$(B)/t/%) $(FUZZERS:%=$(B)/fuzz/%)
 
 $(B)/lib/%.o: lib/%.c $(LIBHDR) config.mk
 	@mkdir -p $(@D)
@@ -42,6 +43,11 @@ $(B)/bin/%: bin/%.sh
 $(B)/t/%: t/unit/%.c t/unit/tap.h $(LIBA) $(LIBHDR) config.mk
 	@mkdir -p $(@D)
 	$(CC) $(ALLCFLAGS) -It/unit $(LDFLAGS) -o $@ $< $(ALLLIBS)
+
+# Small programs the tests use (t/helper/), beside the unit tests.
+$(B)/t/%: t/helper/%.c $(LIBA) $(LIBHDR) config.mk
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) $(LDFLAGS) -o $@ $< $(ALLLIBS)
 
 # Fuzz targets built with a plain main() that replays files: the corpus in
 # fuzz/corpus/ runs in every `make check`.  `make fuzz` builds them with
