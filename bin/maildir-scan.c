@@ -127,88 +127,70 @@ put_error(const char *why, const char *name)
 	status = EXIT_FAIL;
 }
 
+struct scan {
+	const char	*path;
+	const char	*fmd5;
+	char		*why;
+};
+
+/* One file of the folder into msgs. */
+static int
+add_file(void *ctx, const char *sub, int dfd, const char *name, size_t nl)
+{
+	struct scan *sc = ctx;
+	struct maildir_name mn;
+	struct msg *m;
+
+	if (nmsgs == capmsgs) {
+		capmsgs = capmsgs ? capmsgs * 2 : 1024;
+		msgs = xreallocarray(msgs, capmsgs, sizeof(*msgs));
+	}
+	m = &msgs[nmsgs];
+	m->size = m->mtime = -1;
+	if (sflag || maxsize >= 0) {
+		struct stat st;
+
+		if (fstatat(dfd, name, &st, 0) == -1) {
+			if (errno == ENOENT)
+				return 0;	/* moved away meanwhile */
+			if (asprintf(&sc->why, "%s/%s/%s: %s", sc->path, sub,
+			    name, strerror(errno)) == -1)
+				err(EXIT_FAIL, "asprintf");
+			return -1;
+		}
+		m->size = (long long)st.st_size;
+		m->mtime = (long long)st.st_mtim.tv_sec;
+		if (maxsize >= 0 && m->size > maxsize)
+			return 0;
+	}
+	maildir_parse_name(name, nl, sc->fmd5, winsep, &mn);
+	m->uid = mn.uid;
+	m->stamp = mn.stamp;
+	m->off = arena.len;
+	m->len = (uint32_t)(nl + 4);
+	if (sb_printf(&arena, "%s/", sub) == -1 ||
+	    sb_add(&arena, name, nl + 1) == -1)
+		err(EXIT_FAIL, "out of memory");
+	m->flags = m->off + 4 + (size_t)(mn.flags - name);
+	m->flen = mn.flagslen;
+	nmsgs++;
+	return 0;
+}
+
 /* Read new/ then cur/ of one folder into msgs. */
 static int
 read_folder(const char *path, const char *fmd5, char **why)
 {
-	static const char *subs[] = { "new", "cur" };
-	int i;
+	struct scan sc = { path, fmd5, NULL };
 
 	nmsgs = 0;
 	sb_reset(&arena);
-	for (i = 0; i < 2; i++) {
-		struct dirent *e;
-		DIR *d;
-		int dfd;
-		char *dir;
-
-		if (asprintf(&dir, "%s/%s", path, subs[i]) == -1)
-			err(EXIT_FAIL, "asprintf");
-		if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
-		    (d = fdopendir(dfd)) == NULL) {
-			if (asprintf(why, "%s: %s", dir, strerror(errno)) == -1)
-				err(EXIT_FAIL, "asprintf");
-			if (dfd != -1)
-				close(dfd);
-			free(dir);
-			return -1;
+	if (maildir_each_file(path, add_file, &sc, why) == -1) {
+		if (sc.why) {
+			free(*why);
+			*why = sc.why;
 		}
-		errno = 0;
-		while ((e = readdir(d)) != NULL) {
-			struct maildir_name mn;
-			struct msg *m;
-			size_t nl;
-
-			if (e->d_name[0] == '.')
-				continue;
-			nl = strlen(e->d_name);
-			if (nmsgs == capmsgs) {
-				capmsgs = capmsgs ? capmsgs * 2 : 1024;
-				msgs = xreallocarray(msgs, capmsgs,
-				    sizeof(*msgs));
-			}
-			m = &msgs[nmsgs];
-			m->size = m->mtime = -1;
-			if (sflag || maxsize >= 0) {
-				struct stat st;
-
-				if (fstatat(dfd, e->d_name, &st, 0) == -1) {
-					if (errno == ENOENT)
-						continue;	/* moved away */
-					if (asprintf(why, "%s/%s: %s", dir,
-					    e->d_name, strerror(errno)) == -1)
-						err(EXIT_FAIL, "asprintf");
-					closedir(d);
-					free(dir);
-					return -1;
-				}
-				m->size = (long long)st.st_size;
-				m->mtime = (long long)st.st_mtim.tv_sec;
-				if (maxsize >= 0 && m->size > maxsize)
-					continue;
-			}
-			maildir_parse_name(e->d_name, nl, fmd5, winsep, &mn);
-			m->uid = mn.uid;
-			m->stamp = mn.stamp;
-			m->off = arena.len;
-			m->len = (uint32_t)(nl + 4);
-			if (sb_printf(&arena, "%s/", subs[i]) == -1 ||
-			    sb_add(&arena, e->d_name, nl + 1) == -1)
-				err(EXIT_FAIL, "out of memory");
-			m->flags = m->off + 4 + (size_t)(mn.flags - e->d_name);
-			m->flen = mn.flagslen;
-			nmsgs++;
-			errno = 0;
-		}
-		if (errno != 0) {
-			if (asprintf(why, "%s: %s", dir, strerror(errno)) == -1)
-				err(EXIT_FAIL, "asprintf");
-			closedir(d);
-			free(dir);
-			return -1;
-		}
-		closedir(d);
-		free(dir);
+		return -1;
 	}
 	return 0;
 }

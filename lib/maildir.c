@@ -1475,3 +1475,50 @@ out:
 	sb_free(&nm);
 	return rv;
 }
+
+int
+maildir_each_file(const char *folderdir, maildir_file_fn fn, void *ctx,
+    char **err)
+{
+	static const char *subs[] = { "new", "cur" };
+	int i;
+
+	*err = NULL;
+	for (i = 0; i < 2; i++) {
+		struct dirent *e;
+		DIR *d = NULL;
+		int dfd, rv = 0;
+		char *dir;
+
+		if (asprintf(&dir, "%s/%s", folderdir, subs[i]) == -1) {
+			*err = strdup("out of memory");
+			return -1;
+		}
+		if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+		    (d = fdopendir(dfd)) == NULL) {
+			if (asprintf(err, "%s: %s", dir, strerror(errno)) == -1)
+				*err = NULL;
+			if (dfd != -1)
+				close(dfd);
+			free(dir);
+			return -1;
+		}
+		errno = 0;
+		while (rv == 0 && (e = readdir(d)) != NULL) {
+			if (e->d_name[0] != '.')
+				rv = fn(ctx, subs[i], dfd, e->d_name,
+				    strlen(e->d_name));
+			errno = 0;
+		}
+		if (rv == 0 && errno != 0) {
+			if (asprintf(err, "%s: %s", dir, strerror(errno)) == -1)
+				*err = NULL;
+			rv = -1;
+		}
+		closedir(d);
+		free(dir);
+		if (rv == -1)
+			return -1;
+	}
+	return 0;
+}

@@ -69,6 +69,17 @@ int	 maildir_nametrans(struct maildir_folder *, size_t, const char *expr,
 void	 maildir_fmd5(const char *visible, size_t len,
 	    char out[MD_FMD5_LEN + 1]);
 
+/*
+ * Every message file of a folder directory, new/ then cur/, dot files
+ * skipped, tmp/ never read: fn(ctx, "new" or "cur", the directory's fd,
+ * the file name, its length).  fn returning -1 stops the walk with -1 (fn
+ * sets its own error); a directory that cannot be read gives -1 and *err.
+ */
+typedef int (*maildir_file_fn)(void *ctx, const char *sub, int dirfd,
+    const char *name, size_t len);
+int	 maildir_each_file(const char *folderdir, maildir_file_fn, void *ctx,
+	    char **err);
+
 /* ---- message file names ---- */
 
 #define MN_NOFMD5	0	/* no ",FMD5=" at all */
