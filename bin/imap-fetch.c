@@ -372,7 +372,8 @@ fetch_folder(struct job *j)
 	struct sb set = { 0 };
 	int ask_flags = 0;
 
-	qsort(j->w, j->n, sizeof(*j->w), cmpwant);
+	if (j->n > 1)
+		qsort(j->w, j->n, sizeof(*j->w), cmpwant);
 	for (i = w = 0; i < j->n; i++) {	/* duplicates: once */
 		if (w > 0 && j->w[w - 1].uid == j->w[i].uid) {
 			free(j->w[i].flags);
