@@ -12,7 +12,7 @@ dovecot_fill alice "Gäste" 1 || bail_out 'fill'
 dovecot_fill alice "Tom & Jerry" 1 || bail_out 'fill'
 dovecot_fill alice Big 20000 || bail_out 'fill Big'
 
-cat >rc <<EOF_RC
+dc_rc rc </dev/null || bail_out rc
 [general]
 accounts = A
 

@@ -17,7 +17,7 @@ dc_adm flags add -u alice '\Seen' mailbox INBOX uid 5:7 >/dev/null
 ST=$OI_BUILD/t/status-tool
 export ST
 
-cat >oirc <<EOF_RC
+dc_rc oirc </dev/null || bail_out rc
 [general]
 accounts = A
 metadata = $TEST_DIR/meta

@@ -11,7 +11,7 @@ dovecot_fill alice INBOX 8 >/dev/null || bail_out fill
 dovecot_fill alice "Work/Sub" 4 S >/dev/null || bail_out fill
 dc_adm flags add -u alice '\Answered' mailbox INBOX uid 5 >/dev/null
 
-cat >oirc <<EOF_RC
+dc_rc oirc </dev/null || bail_out rc
 [general]
 accounts = A
 metadata = $TEST_DIR/meta

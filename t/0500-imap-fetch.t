@@ -17,7 +17,7 @@ dovecot_mkfolder alice Odd >/dev/null || bail_out mkfolder
 dc_adm save -u alice -m Odd <odd.eml || bail_out save
 dc_adm save -u alice -m Odd <big.eml || bail_out save
 
-cat >rc <<EOF_RC
+dc_rc rc </dev/null || bail_out rc
 [general]
 accounts = A
 metadata = $TEST_DIR/meta

@@ -48,6 +48,10 @@
 #   dc_talk [--tls] [imap-talk options]    t/imap-talk to the current instance
 #	(--tls: the implicit-TLS port, certificate verified against $DC_CA)
 #   dc_password USER                       print USER's password
+#   dc_rc FILE                             an OfflineIMAP configuration: account
+#	A, alice on this instance over plain IMAP (R), a Maildir under
+#	$TEST_DIR/mail (L), metadata $TEST_DIR/meta; lines on stdin (if any)
+#	are added to [Repository R]
 #   dc_procs [NAME]                        pids of the instance's processes
 #   dc_port_open PORT                      true if 127.0.0.1:PORT accepts
 #   dc_make_ca DIR [CN]                    a fresh CA: DIR/ca.pem, DIR/ca.key
@@ -178,6 +182,33 @@ dc_talk() {
 dc_port_open() {
 	perl -MSocket -e 'socket(my $s, PF_INET, SOCK_STREAM, 0) or exit 2;
 		alarm 5; exit(connect($s, sockaddr_in($ARGV[0], inet_aton("127.0.0.1"))) ? 0 : 1)' "$1"
+}
+
+dc_rc() {
+	dc_need_ dc_rc || return 1
+	cat >"$1" <<EOF_DCRC || return 1
+[general]
+accounts = A
+metadata = $TEST_DIR/meta
+
+[Account A]
+localrepository = L
+remoterepository = R
+
+[Repository L]
+type = Maildir
+localfolders = $TEST_DIR/mail
+
+[Repository R]
+type = IMAP
+remotehost = $DC_HOST
+remoteport = $DC_PORT
+remoteuser = alice
+remotepass = $(dc_password alice)
+ssl = no
+starttls = no
+EOF_DCRC
+	[ -t 0 ] || cat >>"$1"
 }
 
 dc_password() {
