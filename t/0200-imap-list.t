@@ -13,26 +13,6 @@ dovecot_fill alice "Tom & Jerry" 1 || bail_out 'fill'
 dovecot_fill alice Big 20000 || bail_out 'fill Big'
 
 dc_rc rc </dev/null || bail_out rc
-[general]
-accounts = A
-
-[Account A]
-localrepository = L
-remoterepository = R
-
-[Repository L]
-type = Maildir
-localfolders = $TEST_DIR/mail
-
-[Repository R]
-type = IMAP
-remotehost = 127.0.0.1
-remoteport = $DC_PORT
-remoteuser = alice
-remotepass = alicepw
-ssl = no
-starttls = no
-EOF_RC
 grep -v "^remotepass" rc >rc.nopass
 
 TLS="-k Repository_R:ssl=yes -k Repository_R:remoteport=$DC_TLS_PORT"

@@ -18,27 +18,6 @@ ST=$OI_BUILD/t/status-tool
 export ST
 
 dc_rc oirc </dev/null || bail_out rc
-[general]
-accounts = A
-metadata = $TEST_DIR/meta
-
-[Account A]
-localrepository = L
-remoterepository = R
-
-[Repository L]
-type = Maildir
-localfolders = $TEST_DIR/mail
-
-[Repository R]
-type = IMAP
-remotehost = 127.0.0.1
-remoteport = $DC_PORT
-remoteuser = alice
-remotepass = alicepw
-ssl = no
-starttls = no
-EOF_RC
 
 S=meta/Account-A/LocalStatus-sqlite
 export S

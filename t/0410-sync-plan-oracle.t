@@ -12,27 +12,6 @@ dovecot_fill alice "Work/Sub" 4 S >/dev/null || bail_out fill
 dc_adm flags add -u alice '\Answered' mailbox INBOX uid 5 >/dev/null
 
 dc_rc oirc </dev/null || bail_out rc
-[general]
-accounts = A
-metadata = $TEST_DIR/meta
-
-[Account A]
-localrepository = L
-remoterepository = R
-
-[Repository L]
-type = Maildir
-localfolders = $TEST_DIR/mail
-
-[Repository R]
-type = IMAP
-remotehost = 127.0.0.1
-remoteport = $DC_PORT
-remoteuser = alice
-remotepass = alicepw
-ssl = no
-starttls = no
-EOF_RC
 
 plan() {
 	imap-list -c oirc -a A -m >remote &&

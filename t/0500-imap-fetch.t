@@ -18,27 +18,6 @@ dc_adm save -u alice -m Odd <odd.eml || bail_out save
 dc_adm save -u alice -m Odd <big.eml || bail_out save
 
 dc_rc rc </dev/null || bail_out rc
-[general]
-accounts = A
-metadata = $TEST_DIR/meta
-
-[Account A]
-localrepository = L
-remoterepository = R
-
-[Repository L]
-type = Maildir
-localfolders = $TEST_DIR/mail
-
-[Repository R]
-type = IMAP
-remotehost = 127.0.0.1
-remoteport = $DC_PORT
-remoteuser = alice
-remotepass = alicepw
-ssl = no
-starttls = no
-EOF_RC
 
 FMD5_INBOX=7e33429f656f1e6e9d79b29c3f82c57e
 export FMD5_INBOX
