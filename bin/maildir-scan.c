@@ -380,48 +380,24 @@ main(int argc, char *argv[])
 		usage();
 
 	if (account) {
+		struct maildir_repo mr;
 		struct config *cfg;
-		char *sect, *repo = NULL, *type = NULL;
-		int rv;
-
 		char *cerr;
 
 		if ((cfg = config_load(cpath, kopts, (size_t)nk, &cerr)) == NULL)
 			errx(EXIT_FAIL, "%s", cerr ? cerr : "out of memory");
-		if (asprintf(&sect, "Account %s", account) == -1)
-			err(EXIT_FAIL, "asprintf");
-		if (!config_has_section(cfg, sect))
-			errx(EXIT_FAIL, "no [%s] section in the configuration",
-			    sect);
-		if ((rv = config_value(cfg, sect, "localrepository", &repo)) !=
-		    1)
-			errx(EXIT_FAIL, "%s", rv == -1 ? config_errmsg(cfg) :
-			    "the account has no localrepository");
-		if (config_bool(cfg, sect, "maildir-windows-compatible",
-		    &winsep) == -1)
-			errx(EXIT_FAIL, "%s", config_errmsg(cfg));
-		free(sect);
-		if (asprintf(&sect, "Repository %s", repo) == -1)
-			err(EXIT_FAIL, "asprintf");
-		if (!config_has_section(cfg, sect))
-			errx(EXIT_FAIL, "no [%s] section in the configuration",
-			    sect);
-		if ((rv = config_value(cfg, sect, "type", &type)) == -1)
-			errx(EXIT_FAIL, "%s", config_errmsg(cfg));
-		if (rv == 0 || (strcasecmp(type, "Maildir") != 0 &&
-		    strcasecmp(type, "GmailMaildir") != 0))
-			errx(EXIT_FAIL, "[%s] is not a Maildir repository "
-			    "(type = %s)", sect, rv ? type : "unset");
-		if ((rv = config_value(cfg, sect, "localfolders", &root)) != 1)
-			errx(EXIT_FAIL, "%s", rv == -1 ? config_errmsg(cfg) :
-			    "the repository has no localfolders");
-		if (config_value(cfg, sect, "sep", &sepopt) == -1 ||
-		    config_get(cfg, sect, "nametrans", &nametrans) == -1 ||
-		    config_value(cfg, "general", "pythonfile", &pyfile) == -1)
-			errx(EXIT_FAIL, "%s", config_errmsg(cfg));
-		free(sect);
-		free(type);
-		free(repo);
+		if (maildir_repo_load(&mr, cfg, account, &cerr) == -1)
+			errx(EXIT_FAIL, "%s", cerr ? cerr : "out of memory");
+		winsep = mr.winsep;
+		root = xstrdup(mr.root);
+		nametrans = mr.nametrans ? xstrdup(mr.nametrans) : NULL;
+		pyfile = mr.pythonfile ? xstrdup(mr.pythonfile) : NULL;
+		sepopt = malloc(2);
+		if (sepopt == NULL)
+			err(EXIT_FAIL, "malloc");
+		sepopt[0] = mr.sep;
+		sepopt[1] = '\0';
+		maildir_repo_free(&mr);
 		config_free(cfg);
 	} else
 		winsep = wflag;

@@ -1522,3 +1522,96 @@ maildir_each_file(const char *folderdir, maildir_file_fn fn, void *ctx,
 	}
 	return 0;
 }
+
+int
+maildir_repo_load(struct maildir_repo *r, struct config *cfg,
+    const char *account, char **err)
+{
+	char *sect = NULL, *repo = NULL, *type = NULL, *sepv = NULL;
+	int rv, ret = -1;
+
+	memset(r, 0, sizeof(*r));
+	*err = NULL;
+	if (asprintf(&sect, "Account %s", account) == -1) {
+		sect = NULL;
+		goto nomem;
+	}
+	if (!config_has_section(cfg, sect)) {
+		if (asprintf(err, "no [%s] section in the configuration",
+		    sect) == -1)
+			*err = NULL;
+		goto out;
+	}
+	if ((rv = config_value(cfg, sect, "localrepository", &repo)) != 1) {
+		*err = strdup(rv == -1 ? config_errmsg(cfg) :
+		    "the account has no localrepository");
+		goto out;
+	}
+	if (config_bool(cfg, sect, "maildir-windows-compatible",
+	    &r->winsep) == -1)
+		goto cfgerr;
+	if (asprintf(&r->section, "Repository %s", repo) == -1) {
+		r->section = NULL;
+		goto nomem;
+	}
+	if (!config_has_section(cfg, r->section)) {
+		if (asprintf(err, "no [%s] section in the configuration",
+		    r->section) == -1)
+			*err = NULL;
+		goto out;
+	}
+	if ((rv = config_value(cfg, r->section, "type", &type)) == -1)
+		goto cfgerr;
+	if (rv == 0 || (strcmp(type, "Maildir") != 0 &&
+	    strcmp(type, "GmailMaildir") != 0)) {
+		if (asprintf(err, "[%s] is not a Maildir repository (type = "
+		    "%s)", r->section, rv ? type : "unset") == -1)
+			*err = NULL;
+		goto out;
+	}
+	if ((rv = config_value(cfg, r->section, "localfolders", &r->root))
+	    != 1) {
+		if (rv == -1)
+			goto cfgerr;
+		if (asprintf(err, "[%s] has no localfolders", r->section) == -1)
+			*err = NULL;
+		goto out;
+	}
+	if (config_value(cfg, r->section, "sep", &sepv) == -1 ||
+	    config_get(cfg, r->section, "nametrans", &r->nametrans) == -1 ||
+	    config_value(cfg, "general", "pythonfile", &r->pythonfile) == -1)
+		goto cfgerr;
+	if (sepv == NULL || strlen(sepv) != 1 ||
+	    (unsigned char)sepv[0] < 0x20) {
+		if (asprintf(err, "[%s] sep \"%s\": want one character",
+		    r->section, sepv ? sepv : "") == -1)
+			*err = NULL;
+		goto out;
+	}
+	r->sep = sepv[0];
+	ret = 0;
+	goto out;
+cfgerr:
+	*err = strdup(config_errmsg(cfg));
+	goto out;
+nomem:
+	*err = strdup("out of memory");
+out:
+	free(sect);
+	free(repo);
+	free(type);
+	free(sepv);
+	if (ret == -1)
+		maildir_repo_free(r);
+	return ret;
+}
+
+void
+maildir_repo_free(struct maildir_repo *r)
+{
+	free(r->section);
+	free(r->root);
+	free(r->nametrans);
+	free(r->pythonfile);
+	memset(r, 0, sizeof(*r));
+}

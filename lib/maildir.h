@@ -80,6 +80,19 @@ typedef int (*maildir_file_fn)(void *ctx, const char *sub, int dirfd,
 int	 maildir_each_file(const char *folderdir, maildir_file_fn, void *ctx,
 	    char **err);
 
+/* The local repository of an account: [Account A] localrepository. */
+struct maildir_repo {
+	char	*section;	/* "Repository NAME" */
+	char	*root;		/* localfolders, expanded */
+	char	 sep;
+	int	 winsep;	/* the account's maildir-windows-compatible */
+	char	*nametrans;	/* Python expression, or NULL */
+	char	*pythonfile;
+};
+int	 maildir_repo_load(struct maildir_repo *, struct config *,
+	    const char *account, char **err);
+void	 maildir_repo_free(struct maildir_repo *);
+
 /* ---- message file names ---- */
 
 #define MN_NOFMD5	0	/* no ",FMD5=" at all */
