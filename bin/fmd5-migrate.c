@@ -235,15 +235,12 @@ safe_rel(const char *p)
 static void
 apply_list(const char *path)
 {
-	FILE *fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
 	struct rec_reader *r;
 	struct rec *rec;
 	int rv;
 
-	if (fp == NULL)
+	if ((r = rec_reader_open(path, 0)) == NULL)
 		err(EXIT_FAIL, "%s", path);
-	if ((r = rec_reader_new(fp, path, 0)) == NULL)
-		err(EXIT_FAIL, "rec_reader_new");
 	rec_expect(r, "fmd5-migrate", 1);
 	while ((rv = rec_read(r, &rec)) == 1) {
 		char *from, *to;
@@ -287,8 +284,6 @@ apply_list(const char *path)
 	if (rv == -1)
 		errx(EXIT_FAIL, "%s", rec_error(r));
 	rec_reader_free(r);
-	if (fp != stdin)
-		fclose(fp);
 }
 
 int

@@ -402,15 +402,12 @@ list_folders(struct imap *im, const char *reference, int subscribed,
 static void
 read_state(const char *path)
 {
-	FILE *fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
 	struct rec_reader *r;
 	struct rec *rec;
 	int rv;
 
-	if (fp == NULL)
+	if ((r = rec_reader_open(path, 0)) == NULL)
 		err(EXIT_FAIL, "%s", path);
-	if ((r = rec_reader_new(fp, path, 0)) == NULL)
-		err(EXIT_FAIL, "rec_reader_new");
 	rec_expect(r, "imap-folders", 1);
 	rec_expect(r, "imap-messages", 1);
 	while ((rv = rec_read(r, &rec)) == 1) {
@@ -451,8 +448,6 @@ read_state(const char *path)
 	if (rv == -1)
 		errx(EXIT_FAIL, "%s", rec_error(r));
 	rec_reader_free(r);
-	if (fp != stdin)
-		fclose(fp);
 }
 
 static const char *

@@ -82,18 +82,6 @@ usage(void)
 	exit(EXIT_FAIL);
 }
 
-static FILE *
-open_input(const char *path)
-{
-	FILE *fp;
-
-	if (strcmp(path, "-") == 0)
-		return stdin;
-	if ((fp = fopen(path, "r")) == NULL)
-		err(EXIT_FAIL, "%s", path);
-	return fp;
-}
-
 static void
 grow(void **p, size_t *cap, size_t n, size_t size)
 {
@@ -227,11 +215,11 @@ read_remote(const char *path)
 	struct rec_reader *rr;
 	struct sb letters = { 0 };
 	struct rec *r;
-	FILE *fp = open_input(path);
 	int rv;
 
-	if ((rr = rec_reader_new(fp, path, 0)) == NULL ||
-	    rec_expect(rr, "imap-messages", 1) == -1)
+	if ((rr = rec_reader_open(path, 0)) == NULL)
+		err(EXIT_FAIL, "%s", path);
+	if (rec_expect(rr, "imap-messages", 1) == -1)
 		err(EXIT_FAIL, "out of memory");
 	while ((rv = rec_read(rr, &r)) == 1) {
 		const char *k = r->f[0];
@@ -305,8 +293,6 @@ read_remote(const char *path)
 	close_rfolder();
 	rec_reader_free(rr);
 	sb_free(&letters);
-	if (fp != stdin)
-		fclose(fp);
 }
 
 static void
@@ -322,11 +308,11 @@ read_local(const char *path)
 {
 	struct rec_reader *rr;
 	struct rec *r;
-	FILE *fp = open_input(path);
 	int rv;
 
-	if ((rr = rec_reader_new(fp, path, 0)) == NULL ||
-	    rec_expect(rr, "maildir-messages", 1) == -1)
+	if ((rr = rec_reader_open(path, 0)) == NULL)
+		err(EXIT_FAIL, "%s", path);
+	if (rec_expect(rr, "maildir-messages", 1) == -1)
 		err(EXIT_FAIL, "out of memory");
 	while ((rv = rec_read(rr, &r)) == 1) {
 		const char *k = r->f[0];
@@ -394,8 +380,6 @@ read_local(const char *path)
 		errx(EXIT_FAIL, "%s", rec_error(rr));
 	close_lfolder();
 	rec_reader_free(rr);
-	if (fp != stdin)
-		fclose(fp);
 }
 
 /* ---- configuration ---- */

@@ -18,6 +18,7 @@ struct expect {
 
 struct rec_reader {
 	FILE		*fp;
+	int		 ownfp;		/* opened by rec_reader_open() */
 	char		*name;
 	int		 flags;
 	char		*buf;		/* raw input */
@@ -74,6 +75,27 @@ rec_reader_new(FILE *fp, const char *name, int flags)
 	return r;
 }
 
+struct rec_reader *
+rec_reader_open(const char *path, int flags)
+{
+	struct rec_reader *r;
+	FILE *fp;
+	int e;
+
+	if (strcmp(path, "-") == 0)
+		return rec_reader_new(stdin, "stdin", flags);
+	if ((fp = fopen(path, "r")) == NULL)
+		return NULL;
+	if ((r = rec_reader_new(fp, path, flags)) == NULL) {
+		e = errno;
+		fclose(fp);
+		errno = e;
+		return NULL;
+	}
+	r->ownfp = 1;
+	return r;
+}
+
 void
 rec_reader_free(struct rec_reader *r)
 {
@@ -81,6 +103,8 @@ rec_reader_free(struct rec_reader *r)
 
 	if (r == NULL)
 		return;
+	if (r->ownfp)
+		fclose(r->fp);
 	for (i = 0; i < r->nexp; i++)
 		free(r->exp[i].name);
 	free(r->exp);

@@ -35,6 +35,9 @@ struct rec {
 struct rec_reader;
 
 struct rec_reader *rec_reader_new(FILE *, const char *name, int flags);
+/* A file by name ("-" is standard input), closed by rec_reader_free();
+ * NULL with errno set. */
+struct rec_reader *rec_reader_open(const char *path, int flags);
 void	 rec_reader_free(struct rec_reader *);
 /* Accept this format name up to this major version (call once per name).
  * Without any call, any format is accepted. */

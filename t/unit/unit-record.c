@@ -1,7 +1,9 @@
 /* unit-record.c - round trips and errors of the record reader and writer */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "record.h"
 #include "util.h"
@@ -224,6 +226,24 @@ main(void)
 		ok(rec_u64(r, rec, 6, &v) == -1, "missing field refused");
 		rec_reader_free(r);
 		fclose(fp);
+	}
+	/* by name: the reader owns and closes the file */
+	{
+		char path[] = "/tmp/unit-record.XXXXXX";
+		int fd = mkstemp(path);
+		struct rec_reader *r;
+		struct rec *rec;
+
+		if (fd != -1 && write(fd, "a\tb\n", 4) == 4)
+			close(fd);
+		r = rec_reader_open(path, 0);
+		ok(r && rec_read(r, &rec) == 1 && rec->nf == 2 &&
+		    rec_read(r, &rec) == 0, "rec_reader_open reads a file");
+		rec_reader_free(r);
+		unlink(path);
+		errno = 0;
+		ok(rec_reader_open(path, 0) == NULL && errno == ENOENT,
+		    "a missing file is NULL with errno");
 	}
 	return done_testing();
 }
