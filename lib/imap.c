@@ -989,6 +989,55 @@ put_astring(struct imap *im, const char *s, int secret)
 	return 0;
 }
 
+/*
+ * A message literal streamed from a reader, at most 256 KiB buffered: the
+ * length first, then (after the continuation unless LITERAL+) the bytes.
+ */
+static int
+put_stream(struct imap *im, const struct imap_literal *lit)
+{
+	uint64_t left = lit->len;
+	int plus = imap_has(im, "LITERAL+") || (imap_has(im, "LITERAL-") &&
+	    lit->len <= 4096);
+
+	if (sb_printf(&im->out, "{%llu%s}\r\n", (unsigned long long)lit->len,
+	    plus ? "+" : "") == -1)
+		return imap_fail(im, IMAP_ERR_FATAL, "out of memory");
+	sb_printf(&im->trace_line, "{%llu%s}", (unsigned long long)lit->len,
+	    plus ? "+" : "");
+	if (!plus) {
+		int r;
+
+		if (im->opts.trace)
+			fprintf(im->opts.trace, "C: %s\n", im->trace_line.s);
+		sb_reset(&im->trace_line);
+		if ((r = wait_continue(im, NULL)) != 0)
+			return r == 1 ? imap_fail(im, IMAP_ERR_FATAL, "server "
+			    "refused a literal") : -1;
+	}
+	while (left > 0) {
+		size_t want = left < 65536 ? (size_t)left : 65536;
+		long n;
+
+		if (sb_grow(&im->out, want + 1) == -1)
+			return imap_fail(im, IMAP_ERR_FATAL, "out of memory");
+		n = lit->read(lit->ctx, im->out.s + im->out.len, want);
+		if (n <= 0)
+			/* the command is cut: this connection is done for */
+			return imap_fail(im, IMAP_ERR_FATAL, "%s",
+			    n == 0 ? "message shorter than announced" :
+			    "cannot read the message");
+		im->out.len += (size_t)n;
+		im->out.s[im->out.len] = '\0';
+		left -= (uint64_t)n;
+		if (im->out.len >= 262144 && imap_flush(im) == -1)
+			return -1;
+	}
+	sb_printf(&im->trace_line, "<%llu bytes>",
+	    (unsigned long long)lit->len);
+	return 0;
+}
+
 uint32_t
 imap_cmd(struct imap *im, const char *fmt, ...)
 {
@@ -1053,6 +1102,11 @@ imap_cmd(struct imap *im, const char *fmt, ...)
 			break;
 		case 'p':
 			if (put_astring(im, va_arg(ap, const char *), 1) == -1)
+				bad = 2;
+			break;
+		case 'L':
+			if (put_stream(im, va_arg(ap,
+			    const struct imap_literal *)) == -1)
 				bad = 2;
 			break;
 		case 'm': {

@@ -68,10 +68,19 @@ void	 imap_set_sink(struct imap *, imap_sink_fn, void *);
  * directives: %s text as is, %u unsigned, %lu unsigned long, %llu
  * unsigned long long, %a an astring (atom, quoted string or literal as
  * needed), %m a mailbox name (UTF-8; sent in modified UTF-7 unless UTF8
- * mode is on), %p a secret astring (masked in the trace).  Commands are
+ * mode is on), %p a secret astring (masked in the trace), %L a literal
+ * streamed from a struct imap_literal (a message).  Commands are
  * buffered: imap_flush() sends them, imap_wait() flushes itself.
  */
 uint32_t imap_cmd(struct imap *, const char *fmt, ...);
+
+/* A literal of exactly len bytes, read piece by piece: read() returns
+ * the bytes it put in buf (at most n), 0 at the end, -1 on error. */
+struct imap_literal {
+	uint64_t	 len;
+	long		(*read)(void *ctx, char *buf, size_t n);
+	void		*ctx;
+};
 int	 imap_flush(struct imap *);
 
 /* Result of a completed command. */

@@ -1615,3 +1615,42 @@ maildir_repo_free(struct maildir_repo *r)
 	free(r->pythonfile);
 	memset(r, 0, sizeof(*r));
 }
+
+int
+maildir_set_uid(const char *dir, const char *rel, uint32_t uid,
+    const char *fmd5, const char *flags, int winsep, int dofsync,
+    char **newrel, char **err)
+{
+	const char *slash = strrchr(rel, '/');
+	struct sb nm = { 0 };
+	char *src = NULL, *dst = NULL, *sub = NULL;
+	int rv = -1;
+
+	*newrel = NULL;
+	*err = NULL;
+	if (slash == NULL || (sub = strndup(rel, (size_t)(slash - rel))) ==
+	    NULL || sb_printf(&nm, "%s/", sub) == -1 ||
+	    maildir_name_make(&nm, time(NULL), uid, fmd5, flags, winsep) == -1 ||
+	    asprintf(&src, "%s/%s", dir, rel) == -1 ||
+	    asprintf(&dst, "%s/%s", dir, nm.s) == -1) {
+		fail(err, "%s: %s", rel, slash ? strerror(errno) :
+		    "not in cur/ or new/");
+		goto out;
+	}
+	if (rename_noreplace(src, dst) == -1) {
+		fail(err, "cannot rename %s to %s: %s", src, nm.s,
+		    strerror(errno));
+		goto out;
+	}
+	if (dofsync && fsync_dir(dir, sub, err) == -1)
+		goto out;
+	*newrel = nm.s;
+	nm.s = NULL;
+	rv = 0;
+out:
+	free(sub);
+	free(src);
+	free(dst);
+	sb_free(&nm);
+	return rv;
+}

@@ -219,6 +219,16 @@ void	 maildir_batch_free(struct maildir_batch *);
 int	 maildir_set_flags(const char *folderdir, const char *rel,
 	    const char *flags, int winsep, char **newrel, char **err);
 
+/*
+ * Give a message a new UID: rename folderdir/rel to a new name of
+ * OfflineIMAP's grammar with ,U=uid,FMD5=fmd5 and flags, in the same
+ * subdirectory, never over an existing file; the directory is fsynced
+ * when dofsync.  *newrel is malloc'd.
+ */
+int	 maildir_set_uid(const char *folderdir, const char *rel, uint32_t uid,
+	    const char *fmd5, const char *flags, int winsep, int dofsync,
+	    char **newrel, char **err);
+
 /* RFC 5322 Date value to Unix time, as Python's parsedate_tz and
  * mktime_tz do; -1 if it cannot be read. */
 long long maildir_parse_date(const char *, size_t);

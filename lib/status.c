@@ -25,12 +25,28 @@ struct status {
 	struct sb	 err;
 };
 
+static int
+hot_journal(const char *path)
+{
+	char *j;
+	int rv;
+
+	if (asprintf(&j, "%s-journal", path) == -1)
+		return 0;
+	rv = access(j, F_OK) == 0 && access(path, W_OK) == 0;
+	free(j);
+	return rv;
+}
+
+/* one transaction: a crash leaves no half-made schema */
 static const char schema[] =
+    "BEGIN;\n"
     "CREATE TABLE metadata (key VARCHAR(50) PRIMARY KEY, "
     "value VARCHAR(128));\n"
     "INSERT INTO metadata VALUES('db_version', '2');\n"
     "CREATE TABLE status (id INTEGER PRIMARY KEY, flags VARCHAR(50), "
-    "mtime INTEGER, labels VARCHAR(256));\n";
+    "mtime INTEGER, labels VARCHAR(256));\n"
+    "COMMIT;\n";
 
 static int
 sfail(struct status *st, const char *fmt, ...)
@@ -326,6 +342,11 @@ status_open(struct status **out, const char *path, int flags, char **err)
 		oflags = st->readonly ? SQLITE_OPEN_READONLY :
 		    SQLITE_OPEN_READWRITE | (flags & ST_CREATE ?
 		    SQLITE_OPEN_CREATE : 0);
+		/* a writer killed mid-transaction leaves a hot journal that
+		 * only a read-write connection may roll back; reading is all
+		 * this one does afterwards */
+		if (st->readonly && exists && hot_journal(path))
+			oflags = SQLITE_OPEN_READWRITE;
 		if (sqlite3_open_v2(path, &st->db, oflags, NULL) != SQLITE_OK) {
 			if (st->db)
 				dbfail(st, "open");
@@ -431,6 +452,49 @@ status_set_meta(struct status *st, const char *key, const char *value)
 	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, value, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : dbfail(st, "metadata");
+}
+
+int
+status_del_meta(struct status *st, const char *key)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (strcmp(key, "db_version") == 0)
+		return sfail(st, "db_version is OfflineIMAP's");
+	if (sqlite3_prepare_v2(st->db, "DELETE FROM metadata WHERE key = ?",
+	    -1, &s, NULL) != SQLITE_OK)
+		return dbfail(st, "metadata");
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : dbfail(st, "metadata");
+}
+
+int
+status_meta_prefix(struct status *st, const char *prefix,
+    int (*fn)(void *, const char *, const char *), void *ctx)
+{
+	sqlite3_stmt *s;
+	size_t plen = strlen(prefix);
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT key, value FROM metadata "
+	    "ORDER BY key", -1, &s, NULL) != SQLITE_OK)
+		return dbfail(st, "metadata");
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *k = (const char *)sqlite3_column_text(s, 0);
+		const char *v = (const char *)sqlite3_column_text(s, 1);
+
+		if (k == NULL || strncmp(k, prefix, plen) != 0)
+			continue;
+		if (fn(ctx, k, v ? v : "") == -1) {
+			sqlite3_finalize(s);
+			return -1;
+		}
+	}
 	sqlite3_finalize(s);
 	return rc == SQLITE_DONE ? 0 : dbfail(st, "metadata");
 }

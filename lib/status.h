@@ -43,6 +43,10 @@ long long status_count(struct status *);
  * 1 found (*value malloc'd), 0 not set, -1 error. */
 int	 status_get_meta(struct status *, const char *key, char **value);
 int	 status_set_meta(struct status *, const char *key, const char *value);
+int	 status_del_meta(struct status *, const char *key);
+/* Every key starting with prefix, in key order; fn returning -1 stops. */
+int	 status_meta_prefix(struct status *, const char *prefix,
+	    int (*fn)(void *ctx, const char *key, const char *value), void *ctx);
 
 /* Every row in ascending UID order; fn returning -1 stops with -1. */
 typedef int (*status_row_fn)(void *ctx, uint32_t uid, const char *flags,

@@ -178,7 +178,7 @@ test_expect_success 'nametrans through python3 changes the FMD5 (-a)' '
 '
 
 # ---- the oracle: the real OfflineIMAP against a private Dovecot ----
-if ! command -v offlineimap >/dev/null 2>&1; then
+if ! [ -n "$OFFLINEIMAP3" ]; then
 	echo "# offlineimap (Debian offlineimap3) is missing: sh share/deps install"
 	test_done
 fi
@@ -255,7 +255,7 @@ oracle() {
 }
 
 test_expect_success 'OfflineIMAP makes a Maildir; maildir-scan reads its UIDs and flags' '
-	offlineimap -c oirc -u quiet -1 >oi.log 2>&1 || { cat oi.log; exit 1; }
+	"$OFFLINEIMAP3" -c oirc -u quiet -1 >oi.log 2>&1 || { cat oi.log; exit 1; }
 	oracle A &&
 	grep -q "^msg	3	a	" scan ||
 	{ maildir-scan -c oirc -a A INBOX | grep "^msg	3	a	"; }
@@ -275,7 +275,7 @@ test_expect_success 'foreign files are new for both; after a sync both agree aga
 	maildir-scan -c oirc -a A INBOX >before &&
 	test "$(grep -c "^msg	none" before)" = 3 &&
 	dc_adm flags add -u alice "\\Flagged" mailbox INBOX uid 1 &&
-	offlineimap -c oirc -a A -u quiet -1 >oi.log 2>&1 || { cat oi.log; exit 1; }
+	"$OFFLINEIMAP3" -c oirc -a A -u quiet -1 >oi.log 2>&1 || { cat oi.log; exit 1; }
 	oracle A &&
 	maildir-scan -c oirc -a A INBOX >after &&
 	test "$(grep -c "^msg	" after)" = 9 &&

@@ -3,7 +3,7 @@
 # it accepts what we wrote (a sync over our databases finds nothing to do).
 . "$(dirname "$0")/test-lib.sh"
 
-command -v offlineimap >/dev/null 2>&1 ||
+[ -n "$OFFLINEIMAP3" ] ||
     bail_out 'offlineimap (Debian offlineimap3) is missing: sh share/deps install'
 command -v sqlite3 >/dev/null 2>&1 ||
     bail_out 'sqlite3 is missing: sh share/deps install'
@@ -28,7 +28,7 @@ changes() {
 }
 
 test_expect_success 'OfflineIMAP syncs and writes its status databases' '
-	offlineimap -c oirc -u basic -1 >oi.log 2>&1 || { cat oi.log; exit 1; }
+	"$OFFLINEIMAP3" -c oirc -u basic -1 >oi.log 2>&1 || { cat oi.log; exit 1; }
 	test -f $S/INBOX && test -f $S/Work.Sub &&
 	find mail -type f | sort >files.before
 '
@@ -50,7 +50,7 @@ test_expect_success 'OfflineIMAP accepts databases we wrote: nothing to do' '
 		"$ST" write "$db" <rows || exit 1
 	done &&
 	test "$(sqlite3 $S/INBOX "select value from metadata where key = \"oi_written_by\"")" = status-tool &&
-	offlineimap -c oirc -u basic -1 >oi2.log 2>&1 || { cat oi2.log; exit 1; }
+	"$OFFLINEIMAP3" -c oirc -u basic -1 >oi2.log 2>&1 || { cat oi2.log; exit 1; }
 	! changes oi2.log &&
 	find mail -type f | sort >files.after &&
 	test_cmp files.before files.after &&
@@ -64,7 +64,7 @@ test_expect_success 'a version-1 database: read as it is, upgraded by OfflineIMA
 		sqlite3 $S/Work.Sub "INSERT INTO status VALUES($u, \"$f\")" || exit 1
 	done <rows &&
 	"$ST" dump $S/Work.Sub >v1 && test_cmp rows v1 &&
-	offlineimap -c oirc -u basic -1 >oi3.log 2>&1 || { cat oi3.log; exit 1; }
+	"$OFFLINEIMAP3" -c oirc -u basic -1 >oi3.log 2>&1 || { cat oi3.log; exit 1; }
 	! changes oi3.log &&
 	test "$(sqlite3 $S/Work.Sub "select value from metadata where key = \"db_version\"")" = 2
 '
@@ -77,7 +77,7 @@ test_expect_success 'a legacy LocalStatus file is imported (OfflineIMAP would st
 	"$ST" dump $S/INBOX >legacy && test_cmp rows legacy &&
 	test ! -e $S/INBOX &&
 	"$ST" open $S/INBOX >imported && test_cmp rows imported &&
-	offlineimap -c oirc -u basic -1 >oi4.log 2>&1 || { cat oi4.log; exit 1; }
+	"$OFFLINEIMAP3" -c oirc -u basic -1 >oi4.log 2>&1 || { cat oi4.log; exit 1; }
 	! changes oi4.log
 '
 

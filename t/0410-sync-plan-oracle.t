@@ -3,7 +3,7 @@
 # nothing to do; after changes on both sides, exactly those changes.
 . "$(dirname "$0")/test-lib.sh"
 
-command -v offlineimap >/dev/null 2>&1 ||
+[ -n "$OFFLINEIMAP3" ] ||
     bail_out 'offlineimap (Debian offlineimap3) is missing: sh share/deps install'
 . "$T/lib-dovecot.sh"
 dovecot_start || bail_out 'cannot start dovecot'
@@ -25,7 +25,7 @@ actions() {
 }
 
 test_expect_success 'after an OfflineIMAP sync, the plan holds nothing to do' '
-	offlineimap -c oirc -u quiet -1 >oi.log 2>&1 || { cat oi.log; exit 1; }
+	"$OFFLINEIMAP3" -c oirc -u quiet -1 >oi.log 2>&1 || { cat oi.log; exit 1; }
 	plan &&
 	actions >acts &&
 	test ! -s acts &&

@@ -1,0 +1,1790 @@
+/*
+ * sync-apply - carry out a sync plan (sync-plan(1)) on both sides of an
+ * account and record each completed action in the status databases, in
+ * an order that no crash can turn into a lost or doubled message:
+ *
+ *   downloads	tmp/, durable, renamed in, then the status row;
+ *   uploads	an intent row (the server's UIDNEXT, the size and
+ *		Message-ID) committed first, APPEND, the local file renamed
+ *		to carry its UID (directory fsynced), then the status row
+ *		and the intent removed: a rerun finds an upload the crash
+ *		left unrecorded instead of sending it twice;
+ *   flags	UID STORE per identical change, UNCHANGEDSINCE where the
+ *		server has CONDSTORE; local renames; then the status;
+ *   deletions	\Deleted then UID EXPUNGE of exactly those UIDs; unlink;
+ *		then the status row removed.
+ *
+ * Every action checks that the world is still what the plan expected.
+ */
+#include <sys/stat.h>
+
+#include <err.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "fetch.h"
+#include "imap.h"
+#include "maildir.h"
+#include "message.h"
+#include "mutf7.h"
+#include "record.h"
+#include "remote.h"
+#include "status.h"
+#include "util.h"
+
+enum akind {
+	A_FETCH, A_UPLOAD, A_FLAGS_LOCAL, A_FLAGS_REMOTE, A_DELETE_LOCAL,
+	A_DELETE_REMOTE, A_STATUS, A_FORGET
+};
+static const char *const kindname[] = {
+	"fetch", "upload", "flags-local", "flags-remote", "delete-local",
+	"delete-remote", "status", "forget"
+};
+
+enum astate { AS_PENDING, AS_DONE, AS_SKIPPED, AS_FAILED };
+
+struct act {
+	enum akind	 kind;
+	uint32_t	 uid;		/* 0: a new local message */
+	char		*from, *to;	/* Maildir letters; NULL: "-" */
+	char		*path;		/* relative to the folder */
+	uint64_t	 modseq;
+	enum astate	 state;
+	unsigned long	 line;
+};
+
+struct folder {
+	uint32_t	 uidvalidity;
+	char		 fmd5[MD_FMD5_LEN + 1];
+	char		*remote, *local, *spath;
+	struct act	*a;
+	size_t		 n, cap;
+	/* while it is applied */
+	char		*dir;
+	struct status	*st;
+	uint32_t	 sel_uidvalidity, sel_uidnext;
+	size_t		 ndone, nskipped, nfailed;
+};
+
+static struct rec_writer out;
+static struct config *cfg;
+static struct remote rem;
+static struct imap *im;
+static struct maildir_kwmap kw;
+static struct maildir_opts mopts;
+static char *account, *root, *metadata, *rrepo;
+static char sep = '.';
+static int trace, dry, doexpunge = 1, status = EXIT_OK, lost_conn;
+static unsigned long steps, stop_at;
+
+/* What untagged responses tell while a command runs. */
+static struct folder *selecting;
+static uint32_t *found;		/* SEARCH results, or FETCH candidates */
+static size_t nfound, capfound;
+static int collecting;		/* 1 SEARCH, 2 FETCH size and date */
+static uint64_t want_size;
+static long long want_date;
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: sync-apply [-dnz] -a account [-c file] "
+	    "[-k [section:]option=value] [plan]\n");
+	exit(EXIT_FAIL);
+}
+
+/*
+ * Test hook: OI_TEST_APPLY_STOP=N kills the process (SIGKILL, nothing
+ * flushed or cleaned up) after its Nth durable step, so that tests can
+ * crash a sync at every point of it.
+ */
+static void
+step(void)
+{
+	if (stop_at && ++steps >= stop_at) {
+		fflush(stdout);
+		kill(getpid(), SIGKILL);
+	}
+}
+
+static void
+outcome(struct folder *f, struct act *a, enum astate st, const char *detail)
+{
+	static const char *const word[] = { "pending", "done", "skipped",
+	    "failed" };
+
+	a->state = st;
+	if (st == AS_DONE)
+		f->ndone++;
+	else if (st == AS_SKIPPED)
+		f->nskipped++;
+	else if (st == AS_FAILED) {
+		f->nfailed++;
+		status = EXIT_FAIL;
+	}
+	rec_puts(&out, dry ? "would" : word[st]);
+	rec_puts(&out, kindname[a->kind]);
+	if (a->uid)
+		rec_putu(&out, a->uid);
+	else
+		rec_puts(&out, "none");
+	rec_puts(&out, detail ? detail : "");
+	rec_end(&out);
+}
+
+static void
+outcomef(struct folder *f, struct act *a, enum astate st, const char *fmt,
+    ...) __attribute__((format(printf, 4, 5)));
+static void
+outcomef(struct folder *f, struct act *a, enum astate st, const char *fmt,
+    ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) == -1)
+		err(EXIT_FAIL, "vasprintf");
+	va_end(ap);
+	outcome(f, a, st, s);
+	free(s);
+}
+
+/* Every pending action of the folder (of one kind, or all: -1). */
+static void
+settle(struct folder *f, int kind, enum astate st, const char *why)
+{
+	size_t i;
+
+	for (i = 0; i < f->n; i++)
+		if (f->a[i].state == AS_PENDING && (kind == -1 ||
+		    f->a[i].kind == (enum akind)kind))
+			outcome(f, &f->a[i], st, why);
+}
+
+static void
+folder_error(const char *why, const char *name)
+{
+	rec_puts(&out, "error");
+	rec_puts(&out, why);
+	rec_puts(&out, name);
+	rec_end(&out);
+	status = EXIT_FAIL;
+}
+
+static void
+db_check(struct folder *f, int rv)
+{
+	if (rv == -1)
+		errx(EXIT_FAIL, "%s: %s", f->spath, status_error(f->st));
+}
+
+static void
+commit(struct folder *f)
+{
+	db_check(f, status_commit(f->st));
+	step();
+	db_check(f, status_begin(f->st));
+}
+
+/* ---- the connection ---- */
+
+static int
+on_untagged(void *ctx, struct imap *c, const struct iresp *r)
+{
+	const struct ival *v;
+	uint32_t u;
+	size_t i;
+
+	(void)ctx;
+	(void)c;
+	if (selecting && r->status != IS_NONE && r->code && r->code_args.n) {
+		if (strcmp(r->code, "UIDVALIDITY") == 0)
+			ival_u32(&r->code_args.items[0],
+			    &selecting->sel_uidvalidity);
+		else if (strcmp(r->code, "UIDNEXT") == 0)
+			ival_u32(&r->code_args.items[0],
+			    &selecting->sel_uidnext);
+	}
+	if (r->name == NULL || !collecting)
+		return 0;
+	if (collecting == 1 && strcmp(r->name, "SEARCH") == 0) {
+		for (i = 0; i < r->args.n; i++)
+			if (ival_u32(&r->args.items[i], &u) == 0) {
+				if (nfound == capfound) {
+					capfound = capfound ? capfound * 2 : 16;
+					found = xreallocarray(found, capfound,
+					    sizeof(*found));
+				}
+				found[nfound++] = u;
+			}
+	} else if (collecting == 2 && strcmp(r->name, "FETCH") == 0 &&
+	    r->args.n == 1) {
+		const struct ival *sz, *dt;
+		uint32_t size;
+
+		if ((v = ival_get(&r->args.items[0], "UID")) == NULL ||
+		    ival_u32(v, &u) == -1 ||
+		    (sz = ival_get(&r->args.items[0], "RFC822.SIZE")) == NULL ||
+		    ival_u32(sz, &size) == -1 ||
+		    (dt = ival_get(&r->args.items[0], "INTERNALDATE")) == NULL ||
+		    ival_str(dt) == NULL)
+			return 0;
+		if (size != want_size ||
+		    msg_parse_internaldate(ival_str(dt)) != want_date)
+			return 0;
+		if (nfound == capfound) {
+			capfound = capfound ? capfound * 2 : 16;
+			found = xreallocarray(found, capfound, sizeof(*found));
+		}
+		found[nfound++] = u;
+	}
+	return 0;
+}
+
+/* The connection is gone: say so; the caller stops after this folder. */
+static int
+lost(void)
+{
+	if (!lost_conn)
+		warnx("%s", imap_error(im));
+	lost_conn = imap_errkind(im) == IMAP_ERR_RETRY ? EXIT_RETRY :
+	    EXIT_FAIL;
+	return -1;
+}
+
+static int
+connect_once(void)
+{
+	int retry;
+
+	if (im)
+		return lost_conn ? -1 : 0;
+	if ((im = remote_connect(&rem, trace ? stderr : NULL, &retry)) ==
+	    NULL) {
+		warnx("%s", rem.err);
+		lost_conn = retry ? EXIT_RETRY : EXIT_FAIL;
+		return -1;
+	}
+	imap_set_untagged(im, on_untagged, NULL);
+	return 0;
+}
+
+static char *
+raw_name(const char *name)
+{
+	char *raw = rem.utf8names ? mutf7_encode(name) : strdup(name);
+
+	if (raw == NULL)
+		errx(EXIT_FAIL, "\"%s\": not UTF-8", name);
+	return raw;
+}
+
+static char *
+reply_text(const struct imap_reply *rep)
+{
+	char *s;
+
+	if (asprintf(&s, "%s%s%s%s", rep->code ? "[" : "", rep->code ?
+	    rep->code : "", rep->code ? "] " : "", rep->text) == -1)
+		err(EXIT_FAIL, "asprintf");
+	return s;
+}
+
+/* Run a command, collecting SEARCH or FETCH answers: 0 OK, 1 NO/BAD
+ * (*why set), -1 lost. */
+static int
+run_collect(int what, char **why, const char *fmt, const char *arg)
+{
+	struct imap_reply rep;
+	uint32_t tag;
+
+	nfound = 0;
+	collecting = what;
+	tag = imap_cmd(im, fmt, arg);
+	if (tag == 0 || imap_wait(im, tag, &rep) == -1) {
+		collecting = 0;
+		return lost();
+	}
+	collecting = 0;
+	if (rep.status != IS_OK) {
+		if (why)
+			*why = reply_text(&rep);
+		imap_reply_free(&rep);
+		return 1;
+	}
+	imap_reply_free(&rep);
+	return 0;
+}
+
+/* ---- UID sets ---- */
+
+static int
+cmpu32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Sorted UIDs as an IMAP set. */
+static void
+uidset(struct sb *s, uint32_t *u, size_t n)
+{
+	size_t i, j;
+
+	sb_reset(s);
+	if (n > 1)
+		qsort(u, n, sizeof(*u), cmpu32);
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && u[j] <= u[j - 1] + 1; j++)
+			;
+		if (u[j - 1] == u[i])
+			sb_printf(s, "%s%u", s->len ? "," : "", u[i]);
+		else
+			sb_printf(s, "%s%u:%u", s->len ? "," : "", u[i],
+			    u[j - 1]);
+	}
+	if (s->s == NULL)
+		err(EXIT_FAIL, "uidset");
+}
+
+/* Is uid in an IMAP set ("1,3:5")?  Used on [MODIFIED set]. */
+static int
+in_set(const char *set, uint32_t uid)
+{
+	const char *p = set;
+
+	while (p && *p) {
+		char *end;
+		unsigned long a = strtoul(p, &end, 10), b = a;
+
+		if (end == p)
+			return 0;
+		if (*end == ':')
+			b = strtoul(end + 1, &end, 10);
+		if (a > b) {
+			unsigned long t = a;
+
+			a = b;
+			b = t;
+		}
+		if (uid >= a && uid <= b)
+			return 1;
+		p = *end == ',' ? end + 1 : NULL;
+	}
+	return 0;
+}
+
+/* ---- local files ---- */
+
+/* The file name without its info part (":2,..."): what flag changes
+ * keep. */
+static size_t
+base_len(const char *name)
+{
+	const char *p = strstr(name, mopts.winsep ? "!2," : ":2,");
+
+	return p ? (size_t)(p - name) : strlen(name);
+}
+
+struct seek {
+	const char	*base;
+	size_t		 blen;
+	char		*found;
+};
+
+static int
+seek_file(void *ctx, const char *sub, int dfd, const char *name, size_t len)
+{
+	struct seek *s = ctx;
+
+	(void)dfd;
+	(void)len;
+	if (s->found == NULL && base_len(name) == s->blen &&
+	    strncmp(name, s->base, s->blen) == 0 &&
+	    asprintf(&s->found, "%s/%s", sub, name) == -1)
+		err(EXIT_FAIL, "asprintf");
+	return 0;
+}
+
+/*
+ * The file a plan's PATH names now: as it is, or moved by a mail reader
+ * that changed its flags (same base name, other info part or directory).
+ * NULL when it is gone.
+ */
+static char *
+locate(struct folder *f, const char *path)
+{
+	const char *name = strrchr(path, '/');
+	struct seek s = { 0 };
+	struct stat st;
+	char *full, *e = NULL;
+
+	if (asprintf(&full, "%s/%s", f->dir, path) == -1)
+		err(EXIT_FAIL, "asprintf");
+	if (stat(full, &st) == 0 && S_ISREG(st.st_mode)) {
+		free(full);
+		return xstrdup(path);
+	}
+	free(full);
+	s.base = name ? name + 1 : path;
+	s.blen = base_len(s.base);
+	if (maildir_each_file(f->dir, seek_file, &s, &e) == -1) {
+		warnx("%s", e);
+		free(e);
+	}
+	return s.found;
+}
+
+/* The flags of a file's name, sorted. */
+static char *
+name_flags(const char *rel)
+{
+	struct maildir_name mn;
+	const char *name = strrchr(rel, '/');
+	char *fl;
+
+	name = name ? name + 1 : rel;
+	maildir_parse_name(name, strlen(name), "", mopts.winsep, &mn);
+	fl = xmalloc(mn.flagslen + 1);
+	memcpy(fl, mn.flags ? mn.flags : "", mn.flagslen);
+	fl[mn.flagslen] = '\0';
+	maildir_flags_norm(fl);
+	return fl;
+}
+
+static int
+same_flags(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+/* ---- the phases of a folder ---- */
+
+static void
+fetch_report(void *ctx, struct fetch_item *it)
+{
+	struct folder *f = ctx;
+	struct act *a = it->user;
+	char *fl;
+
+	switch (it->state) {
+	case FS_STORED:
+		db_check(f, status_put(f->st, it->uid, it->flags ?
+		    it->flags : ""));
+		outcome(f, a, AS_DONE, it->path);
+		step();
+		break;
+	case FS_PRESENT:
+		/* a download the status missed (a crash after the rename):
+		 * the file's flags are what the status says we agreed on,
+		 * so that a difference from the server's is synced next */
+		fl = name_flags(it->path);
+		db_check(f, status_put(f->st, it->uid, fl));
+		free(fl);
+		outcomef(f, a, AS_DONE, "%s (was there)", it->path);
+		break;
+	case FS_GONE:
+		outcome(f, a, AS_SKIPPED, "no longer on the server");
+		break;
+	case FS_FAILED:
+		outcome(f, a, AS_FAILED, it->why);
+		break;
+	case FS_WANT:
+		break;
+	}
+}
+
+static void
+fetch_batch_done(void *ctx)
+{
+	commit(ctx);
+}
+
+static int
+do_fetches(struct folder *f)
+{
+	struct fetch_job fj = { 0 };
+	struct fetch_item *it;
+	size_t i, n = 0;
+	int rv;
+
+	for (i = 0; i < f->n; i++)
+		if (f->a[i].kind == A_FETCH && f->a[i].state == AS_PENDING)
+			n++;
+	if (n == 0)
+		return 0;
+	it = xcalloc(n, sizeof(*it));
+	for (i = n = 0; i < f->n; i++)
+		if (f->a[i].kind == A_FETCH && f->a[i].state == AS_PENDING) {
+			it[n].uid = f->a[i].uid;
+			it[n].flags = xstrdup(f->a[i].to ? f->a[i].to : "");
+			it[n++].user = &f->a[i];
+		}
+	fetch_sort(it, &n);
+	fj.im = im;
+	fj.dir = f->dir;
+	fj.fmd5 = f->fmd5;
+	fj.mopts = &mopts;
+	fj.kw = &kw;
+	fj.items = it;
+	fj.n = n;
+	fj.report = fetch_report;
+	fj.batch_done = fetch_batch_done;
+	fj.ctx = f;
+	rv = fetch_run(&fj);
+	imap_set_untagged(im, on_untagged, NULL);
+	if (rv == 1)
+		settle(f, A_FETCH, AS_FAILED, fj.err);
+	free(fj.err);
+	fetch_items_free(it, n);
+	commit(f);
+	return rv == -1 ? lost() : 0;
+}
+
+/* Letters to an IMAP flag list, "\Seen $Label1" (mapped letters only). */
+static char *
+imap_flags(const char *letters)
+{
+	struct sb i = { 0 }, un = { 0 };
+
+	if (maildir_flags_to_imap(letters ? letters : "", &kw, &i, &un) == -1)
+		err(EXIT_FAIL, "flags");
+	sb_free(&un);
+	return i.s ? i.s : xstrdup("");
+}
+
+/* Letters of a not in b. */
+static char *
+minus(const char *a, const char *b)
+{
+	char *r = xmalloc(strlen(a ? a : "") + 1);
+	size_t n = 0;
+
+	for (; a && *a; a++)
+		if (b == NULL || strchr(b, *a) == NULL)
+			r[n++] = *a;
+	r[n] = '\0';
+	return r;
+}
+
+struct group {
+	char		*add, *del;	/* IMAP flag lists */
+	uint32_t	*uids;
+	struct act	**acts;
+	size_t		 n;
+	uint64_t	 maxmod, minmod;
+	uint32_t	 tag1, tag2;
+	char		*modified;	/* [MODIFIED set] of the first STORE */
+	int		 failed;
+	char		*why;
+};
+
+static struct group *
+group_for(struct group **gs, size_t *ng, const char *add, const char *del)
+{
+	size_t i;
+
+	for (i = 0; i < *ng; i++)
+		if (strcmp((*gs)[i].add, add) == 0 &&
+		    strcmp((*gs)[i].del, del) == 0)
+			return &(*gs)[i];
+	*gs = xreallocarray(*gs, *ng + 1, sizeof(**gs));
+	memset(&(*gs)[*ng], 0, sizeof(**gs));
+	(*gs)[*ng].add = xstrdup(add);
+	(*gs)[*ng].del = xstrdup(del);
+	(*gs)[*ng].minmod = UINT64_MAX;
+	return &(*gs)[(*ng)++];
+}
+
+static void
+group_add(struct group *g, struct act *a)
+{
+	g->uids = xreallocarray(g->uids, g->n + 1, sizeof(*g->uids));
+	g->acts = xreallocarray(g->acts, g->n + 1, sizeof(*g->acts));
+	g->uids[g->n] = a->uid;
+	g->acts[g->n++] = a;
+	if (a->modseq > g->maxmod)
+		g->maxmod = a->modseq;
+	if (a->modseq < g->minmod)
+		g->minmod = a->modseq;
+}
+
+/* UID STORE set [(UNCHANGEDSINCE m)] +/-FLAGS.SILENT (list). */
+static uint32_t
+store(struct group *g, int plus, const char *flags, int conditional)
+{
+	struct sb set = { 0 }, cond = { 0 };
+	uint32_t tag;
+
+	uidset(&set, g->uids, g->n);
+	if (conditional && imap_has(im, "CONDSTORE") && g->minmod > 0 &&
+	    g->maxmod > 0)
+		sb_printf(&cond, "(UNCHANGEDSINCE %llu) ",
+		    (unsigned long long)g->maxmod);
+	tag = imap_cmd(im, "UID STORE %s %s%sFLAGS.SILENT (%s)", set.s,
+	    cond.s ? cond.s : "", plus ? "+" : "-", flags);
+	sb_free(&set);
+	sb_free(&cond);
+	return tag;
+}
+
+static int
+wait_store(struct group *g, uint32_t tag, int first)
+{
+	struct imap_reply rep;
+
+	if (tag == 0 || imap_wait(im, tag, &rep) == -1)
+		return lost();
+	if (rep.status != IS_OK) {
+		g->failed = 1;
+		free(g->why);
+		g->why = reply_text(&rep);
+	} else if (first && rep.code && strncmp(rep.code, "MODIFIED ", 9) == 0)
+		g->modified = xstrdup(rep.code + 9);
+	imap_reply_free(&rep);
+	step();
+	return 0;
+}
+
+static void
+group_free(struct group *gs, size_t ng)
+{
+	size_t i;
+
+	for (i = 0; i < ng; i++) {
+		free(gs[i].add);
+		free(gs[i].del);
+		free(gs[i].uids);
+		free(gs[i].acts);
+		free(gs[i].modified);
+		free(gs[i].why);
+	}
+	free(gs);
+}
+
+/* Drop from a group the UIDs the server reported as changed. */
+static void
+group_prune(struct folder *f, struct group *g)
+{
+	size_t i, w;
+
+	for (i = w = 0; i < g->n; i++) {
+		if (g->modified && in_set(g->modified, g->uids[i])) {
+			outcome(f, g->acts[i], AS_SKIPPED, "changed on the "
+			    "server since the plan");
+			continue;
+		}
+		if (g->failed) {
+			outcome(f, g->acts[i], AS_FAILED, g->why);
+			continue;
+		}
+		g->uids[w] = g->uids[i];
+		g->acts[w++] = g->acts[i];
+	}
+	g->n = w;
+}
+
+static int
+do_remote_flags(struct folder *f)
+{
+	struct group *gs = NULL;
+	size_t ng = 0, i, k;
+	int rv = -1;
+
+	for (i = 0; i < f->n; i++) {
+		struct act *a = &f->a[i];
+		char *add, *del, *ai, *di;
+
+		if (a->kind != A_FLAGS_REMOTE || a->state != AS_PENDING)
+			continue;
+		add = minus(a->to, a->from);
+		del = minus(a->from, a->to);
+		ai = imap_flags(add);
+		di = imap_flags(del);
+		if (*ai == '\0' && *di == '\0')
+			outcome(f, a, AS_DONE, "nothing to change");
+		else
+			group_add(group_for(&gs, &ng, ai, di), a);
+		free(add);
+		free(del);
+		free(ai);
+		free(di);
+	}
+	/* first the removals (or the additions), conditional, pipelined */
+	for (i = 0; i < ng; i++)
+		if ((gs[i].tag1 = store(&gs[i], *gs[i].del == '\0', *gs[i].del ?
+		    gs[i].del : gs[i].add, 1)) == 0)
+			goto out;
+	for (i = 0; i < ng; i++)
+		if (wait_store(&gs[i], gs[i].tag1, 1) == -1)
+			goto out;
+	for (i = 0; i < ng; i++)
+		group_prune(f, &gs[i]);
+	/* then the additions of the groups that had both, for the UIDs
+	 * the first STORE changed */
+	for (i = 0; i < ng; i++)
+		if (*gs[i].del && *gs[i].add && gs[i].n &&
+		    (gs[i].tag2 = store(&gs[i], 1, gs[i].add, 0)) == 0)
+			goto out;
+	for (i = 0; i < ng; i++) {
+		if (gs[i].tag2 && wait_store(&gs[i], gs[i].tag2, 0) == -1)
+			goto out;
+		for (k = 0; k < gs[i].n; k++)
+			if (gs[i].failed)
+				outcome(f, gs[i].acts[k], AS_FAILED, gs[i].why);
+			else
+				outcome(f, gs[i].acts[k], AS_DONE, NULL);
+	}
+	rv = 0;
+out:
+	group_free(gs, ng);
+	return rv;
+}
+
+static int
+do_remote_deletes(struct folder *f)
+{
+	struct group g = { 0 };
+	struct imap_reply rep;
+	struct sb set = { 0 };
+	uint32_t tag;
+	size_t i;
+	int rv = -1, expunged = 0;
+	char *why = NULL;
+
+	g.add = g.del = NULL;
+	g.minmod = UINT64_MAX;
+	for (i = 0; i < f->n; i++)
+		if (f->a[i].kind == A_DELETE_REMOTE &&
+		    f->a[i].state == AS_PENDING)
+			group_add(&g, &f->a[i]);
+	if (g.n == 0)
+		return 0;
+	if ((tag = store(&g, 1, "\\Deleted", 1)) == 0 ||
+	    wait_store(&g, tag, 1) == -1)
+		goto out;
+	group_prune(f, &g);
+	if (g.n == 0 || !doexpunge) {
+		rv = 0;
+		goto settle;
+	}
+	uidset(&set, g.uids, g.n);
+	if (imap_has(im, "UIDPLUS")) {
+		if ((tag = imap_cmd(im, "UID EXPUNGE %s", set.s)) == 0 ||
+		    imap_wait(im, tag, &rep) == -1) {
+			lost();
+			goto out;
+		}
+		if (rep.status == IS_OK)
+			expunged = 1;
+		else
+			why = reply_text(&rep);
+		imap_reply_free(&rep);
+	} else {
+		/* a folder-wide EXPUNGE only when every message marked
+		 * \Deleted is one of ours: other clients' stay */
+		int r = run_collect(1, &why, "UID SEARCH %s", "DELETED");
+		size_t j, others = 0;
+
+		if (r == -1)
+			goto out;
+		for (j = 0; r == 0 && j < nfound; j++)
+			if (bsearch(&found[j], g.uids, g.n, sizeof(*g.uids),
+			    cmpu32) == NULL)
+				others++;
+		if (r == 0 && others == 0) {
+			if ((r = imap_simple(im, "EXPUNGE")) == -1) {
+				lost();
+				goto out;
+			}
+			if (r == 0)
+				expunged = 1;
+			else
+				why = xstrdup(imap_error(im));
+		} else if (r == 0 && asprintf(&why, "the server has no "
+		    "UIDPLUS and %zu other messages are marked \\Deleted: "
+		    "not expunging them", others) == -1)
+			err(EXIT_FAIL, "asprintf");
+	}
+	step();
+	rv = 0;
+settle:
+	for (i = 0; i < g.n; i++) {
+		if (doexpunge && !expunged) {
+			outcome(f, g.acts[i], AS_FAILED, why);
+			continue;
+		}
+		db_check(f, status_delete(f->st, g.uids[i]));
+		outcome(f, g.acts[i], AS_DONE, expunged ? "expunged" :
+		    "marked \\Deleted");
+	}
+	commit(f);
+out:
+	free(why);
+	sb_free(&set);
+	free(g.uids);
+	free(g.acts);
+	free(g.modified);
+	free(g.why);
+	return rv;
+}
+
+/* ---- uploads ---- */
+
+#define INTENT	"sync-apply upload "	/* status metadata key prefix */
+
+/* Give the local file its UID and record it; the intent goes. */
+static int
+adopt(struct folder *f, struct act *a, const char *rel, const char *key,
+    uint32_t uid, const char *how)
+{
+	char *fl = name_flags(rel), *nrel, *e;
+
+	if (maildir_set_uid(f->dir, rel, uid, f->fmd5, fl, mopts.winsep,
+	    mopts.fsync, &nrel, &e) == -1) {
+		/* the server has it, the status does not: the intent stays
+		 * and the next run adopts the copy instead of a second */
+		outcome(f, a, AS_FAILED, e);
+		free(e);
+		free(fl);
+		return -1;
+	}
+	step();
+	db_check(f, status_put(f->st, uid, fl));
+	db_check(f, status_del_meta(f->st, key));
+	commit(f);
+	outcomef(f, a, AS_DONE, "%u %s%s", uid, nrel, how);
+	free(nrel);
+	free(fl);
+	return 0;
+}
+
+/*
+ * An intent left by a run that did not finish: did its APPEND reach the
+ * server?  With a header of ours, search for it; else a message at or
+ * above the UIDNEXT of then with the same size and INTERNALDATE (and
+ * Message-ID, when the file has one) that no other status row holds.
+ * 1 with *uid, 0 not there, -1 lost.
+ */
+static int
+recover(struct folder *f, const char *intent, const char *path,
+    uint32_t *uid)
+{
+	unsigned long uidnext;
+	unsigned long long size, date;
+	char hdr[64] = "", *msgid, *why = NULL, *q;
+	struct sb cmd = { 0 }, set = { 0 };
+	int n = 0, r;
+	size_t i;
+
+	(void)path;
+	if (sscanf(intent, "%lu %llu %llu %63s %n", &uidnext, &size, &date,
+	    hdr, &n) < 4)
+		return 0;
+	msgid = (char *)intent + n;
+	if (strcmp(hdr, "-") != 0) {
+		sb_printf(&cmd, "HEADER X-OfflineIMAP \"%s\"", hdr);
+		r = run_collect(1, &why, "UID SEARCH %s", cmd.s);
+	} else {
+		want_size = size;
+		want_date = (long long)date;
+		sb_printf(&cmd, "%lu:*", uidnext ? uidnext : 1);
+		r = run_collect(2, &why, "UID FETCH %s (UID RFC822.SIZE "
+		    "INTERNALDATE)", cmd.s);
+		if (r == 0 && nfound && *msgid) {
+			/* narrowed by Message-ID, quoted as a string */
+			uidset(&set, found, nfound);
+			sb_reset(&cmd);
+			sb_printf(&cmd, "UID %s HEADER Message-ID \"", set.s);
+			for (q = msgid; *q; q++)
+				if (*q != '"' && *q != '\\' &&
+				    (unsigned char)*q >= 0x20)
+					sb_addc(&cmd, *q);
+			sb_addc(&cmd, '"');
+			r = run_collect(1, &why, "UID SEARCH %s", cmd.s);
+		}
+	}
+	sb_free(&cmd);
+	sb_free(&set);
+	free(why);
+	if (r == -1)
+		return -1;
+	if (r == 1 || nfound == 0)
+		return 0;
+	if (nfound > 1)
+		qsort(found, nfound, sizeof(*found), cmpu32);
+	for (i = 0; i < nfound; i++) {
+		char *fl;
+		int held = status_get(f->st, found[i], &fl);
+
+		db_check(f, held);
+		free(fl);
+		if (held == 0 && found[i] >= uidnext) {
+			*uid = found[i];
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int
+upload_one(struct folder *f, struct act *a)
+{
+	struct msgsrc m;
+	struct imap_literal lit;
+	struct imap_reply rep;
+	char *rel, *full, *key, *intent = NULL, *fl, *e, *iflags;
+	char date[40], hdr[48] = "-";
+	uint32_t uid = 0, tag;
+	int r, have, uidplus = imap_has(im, "UIDPLUS");
+
+	if ((rel = locate(f, a->path)) == NULL) {
+		outcome(f, a, AS_SKIPPED, "the file is gone");
+		return 0;
+	}
+	{
+		const char *name = strrchr(rel, '/') + 1;
+
+		if (asprintf(&key, INTENT "%.*s", (int)base_len(name), name)
+		    == -1)
+			err(EXIT_FAIL, "asprintf");
+	}
+	if (asprintf(&full, "%s/%s", f->dir, rel) == -1)
+		err(EXIT_FAIL, "asprintf");
+	db_check(f, have = status_get_meta(f->st, key, &intent));
+	if (have == 1) {
+		if ((r = recover(f, intent, rel, &uid)) == -1)
+			goto lost;
+		if (r == 1) {
+			adopt(f, a, rel, key, uid, " (found after a crash)");
+			goto out;
+		}
+	}
+	if (!uidplus) {
+		uint32_t crc = 0;
+
+		if (msg_crc32(full, &crc) == -1) {
+			outcomef(f, a, AS_FAILED, "%s: %s", full,
+			    strerror(errno));
+			goto out;
+		}
+		snprintf(hdr, sizeof(hdr), "%u-%010u", crc,
+		    (unsigned)arc4random_uniform(1000000000u));
+	}
+	{
+		char *xh = NULL;
+
+		/* without UIDPLUS, a header of ours, first in the uploaded
+		 * copy, finds it again */
+		if (strcmp(hdr, "-") != 0 && asprintf(&xh, "X-OfflineIMAP: %s",
+		    hdr) == -1)
+			err(EXIT_FAIL, "asprintf");
+		r = msgsrc_open(&m, full, xh, &e);
+		free(xh);
+		if (r == -1) {
+			outcome(f, a, AS_FAILED, e);
+			free(e);
+			goto out;
+		}
+	}
+	/* the intent, durable before the APPEND */
+	free(intent);
+	if (asprintf(&intent, "%u %llu %lld %s %s", f->sel_uidnext,
+	    (unsigned long long)m.size, m.mtime, hdr, m.msgid ? m.msgid : "")
+	    == -1)
+		err(EXIT_FAIL, "asprintf");
+	db_check(f, status_set_meta(f->st, key, intent));
+	commit(f);
+
+	fl = name_flags(rel);
+	iflags = imap_flags(fl);
+	free(fl);
+	msg_internaldate(m.mtime, date, sizeof(date));
+	lit.len = m.size;
+	lit.read = msgsrc_read;
+	lit.ctx = &m;
+	{
+		char *raw = raw_name(f->remote);
+
+		tag = imap_cmd(im, "APPEND %a (%s) \"%s\" %L", raw, iflags,
+		    date, &lit);
+		free(raw);
+	}
+	free(iflags);
+	if (tag == 0 || imap_wait(im, tag, &rep) == -1) {
+		msgsrc_close(&m);
+		goto lost;
+	}
+	msgsrc_close(&m);
+	step();
+	if (rep.status != IS_OK) {
+		/* refused (over quota, ...): nothing reached the server */
+		char *why = reply_text(&rep);
+
+		imap_reply_free(&rep);
+		db_check(f, status_del_meta(f->st, key));
+		commit(f);
+		outcome(f, a, AS_FAILED, why);
+		free(why);
+		goto out;
+	}
+	if (uidplus && rep.code && strncmp(rep.code, "APPENDUID ", 10) == 0) {
+		unsigned long v, u;
+
+		if (sscanf(rep.code + 10, "%lu %lu", &v, &u) == 2 &&
+		    v == f->uidvalidity && u > 0 && u <= UINT32_MAX)
+			uid = (uint32_t)u;
+	}
+	imap_reply_free(&rep);
+	if (uid == 0 && (r = recover(f, intent, rel, &uid)) == -1)
+		goto lost;
+	if (uid == 0) {
+		outcome(f, a, AS_FAILED, "uploaded, but the server did not "
+		    "say its UID and it was not found; the next run looks "
+		    "for it again");
+		goto out;
+	}
+	adopt(f, a, rel, key, uid, "");
+out:
+	free(rel);
+	free(full);
+	free(key);
+	free(intent);
+	return 0;
+lost:
+	free(rel);
+	free(full);
+	free(key);
+	free(intent);
+	return lost();
+}
+
+/*
+ * Before anything is fetched: uploads a killed run left unrecorded are
+ * found on the server and adopted, and the plan's fetch of that UID (the
+ * listing saw it as new mail) is then not done: the message is here.
+ */
+static int
+do_recoveries(struct folder *f)
+{
+	size_t i, k;
+
+	for (i = 0; i < f->n; i++) {
+		struct act *a = &f->a[i];
+		char *rel, *key, *intent = NULL;
+		const char *name;
+		uint32_t uid = 0;
+		int have, r;
+
+		if (a->kind != A_UPLOAD || a->state != AS_PENDING ||
+		    (rel = locate(f, a->path)) == NULL)
+			continue;
+		name = strrchr(rel, '/') + 1;
+		if (asprintf(&key, INTENT "%.*s", (int)base_len(name), name)
+		    == -1)
+			err(EXIT_FAIL, "asprintf");
+		db_check(f, have = status_get_meta(f->st, key, &intent));
+		r = have == 1 ? recover(f, intent, rel, &uid) : 0;
+		if (r == 1 && adopt(f, a, rel, key, uid, " (found after a "
+		    "crash)") == 0)
+			for (k = 0; k < f->n; k++)
+				if (f->a[k].kind == A_FETCH &&
+				    f->a[k].uid == uid &&
+				    f->a[k].state == AS_PENDING)
+					outcome(f, &f->a[k], AS_DONE, "it is "
+					    "an upload of ours, found again");
+		free(rel);
+		free(key);
+		free(intent);
+		if (r == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+do_uploads(struct folder *f)
+{
+	size_t i;
+
+	for (i = 0; i < f->n; i++)
+		if (f->a[i].kind == A_UPLOAD && f->a[i].state == AS_PENDING &&
+		    upload_one(f, &f->a[i]) == -1)
+			return -1;
+	return 0;
+}
+
+/* Intents of uploads that are settled (the file has its UID now, or is
+ * gone) are dropped. */
+static int
+stale_intent(void *ctx, const char *key, const char *value)
+{
+	struct folder *f = ctx;
+	char *rel, *path;
+	size_t i;
+
+	(void)value;
+	for (i = 0; i < f->n; i++)	/* an upload of this run failed */
+		if (f->a[i].kind == A_UPLOAD && f->a[i].state == AS_FAILED &&
+		    f->a[i].path && strstr(f->a[i].path,
+		    key + strlen(INTENT)) != NULL)
+			return 0;
+	if (asprintf(&path, "new/%s", key + strlen(INTENT)) == -1)
+		err(EXIT_FAIL, "asprintf");
+	rel = locate(f, path);
+	free(path);
+	if (rel == NULL) {
+		/* only a file without a UID of ours is still to upload */
+		db_check(f, status_del_meta(f->st, key));
+	} else {
+		struct maildir_name mn;
+		const char *name = strrchr(rel, '/') + 1;
+
+		maildir_parse_name(name, strlen(name), f->fmd5, mopts.winsep,
+		    &mn);
+		if (mn.uid != 0)
+			db_check(f, status_del_meta(f->st, key));
+	}
+	free(rel);
+	return 0;
+}
+
+/* ---- local changes ---- */
+
+static void
+do_local(struct folder *f)
+{
+	size_t i;
+
+	for (i = 0; i < f->n; i++) {
+		struct act *a = &f->a[i];
+		char *rel, *cur, *nrel, *e, *full;
+
+		if (a->state != AS_PENDING || (a->kind != A_FLAGS_LOCAL &&
+		    a->kind != A_DELETE_LOCAL))
+			continue;
+		if ((rel = locate(f, a->path)) == NULL) {
+			if (a->kind == A_DELETE_LOCAL) {
+				db_check(f, status_delete(f->st, a->uid));
+				outcome(f, a, AS_DONE, "already gone");
+			} else
+				outcome(f, a, AS_SKIPPED, "the file is gone");
+			continue;
+		}
+		cur = name_flags(rel);
+		if (a->kind == A_FLAGS_LOCAL) {
+			if (same_flags(cur, a->to))
+				outcome(f, a, AS_DONE, rel);
+			else if (!same_flags(cur, a->from))
+				outcomef(f, a, AS_SKIPPED, "flags changed "
+				    "locally since the plan (%s)", cur);
+			else if (maildir_set_flags(f->dir, rel, a->to ? a->to :
+			    "", mopts.winsep, &nrel, &e) == -1) {
+				outcome(f, a, AS_FAILED, e);
+				free(e);
+			} else {
+				step();
+				outcome(f, a, AS_DONE, nrel);
+				free(nrel);
+			}
+		} else if (!same_flags(cur, a->from)) {
+			outcomef(f, a, AS_SKIPPED, "flags changed locally "
+			    "since the plan (%s)", cur);
+		} else {
+			if (asprintf(&full, "%s/%s", f->dir, rel) == -1)
+				err(EXIT_FAIL, "asprintf");
+			if (unlink(full) == -1 && errno != ENOENT)
+				outcomef(f, a, AS_FAILED, "%s: %s", full,
+				    strerror(errno));
+			else {
+				step();
+				db_check(f, status_delete(f->st, a->uid));
+				outcome(f, a, AS_DONE, rel);
+			}
+			free(full);
+		}
+		free(cur);
+		free(rel);
+	}
+	commit(f);
+}
+
+/* ---- the status ---- */
+
+/* Were the other actions of this UID all done? */
+static int
+uid_settled(struct folder *f, size_t at)
+{
+	size_t i;
+
+	for (i = 0; i < f->n; i++)
+		if (i != at && f->a[i].uid == f->a[at].uid &&
+		    f->a[i].kind != A_STATUS && f->a[i].kind != A_FORGET &&
+		    f->a[i].state != AS_DONE)
+			return 0;
+	return 1;
+}
+
+static void
+do_status(struct folder *f)
+{
+	size_t i;
+
+	for (i = 0; i < f->n; i++) {
+		struct act *a = &f->a[i];
+		char *cur = NULL;
+		int have;
+
+		if (a->state != AS_PENDING || (a->kind != A_STATUS &&
+		    a->kind != A_FORGET))
+			continue;
+		if (!uid_settled(f, i)) {
+			outcome(f, a, AS_SKIPPED, "an action for this UID "
+			    "was not done");
+			continue;
+		}
+		db_check(f, have = status_get(f->st, a->uid, &cur));
+		if (a->kind == A_STATUS) {
+			if (have && same_flags(cur, a->to))
+				outcome(f, a, AS_DONE, "already");
+			else if ((a->from == NULL && have) || (a->from &&
+			    (!have || !same_flags(cur, a->from))))
+				outcome(f, a, AS_SKIPPED, "the status moved on");
+			else {
+				db_check(f, status_put(f->st, a->uid, a->to ?
+				    a->to : ""));
+				outcome(f, a, AS_DONE, NULL);
+			}
+		} else {
+			if (!have)
+				outcome(f, a, AS_DONE, "already");
+			else if (!same_flags(cur, a->from))
+				outcome(f, a, AS_SKIPPED, "the status moved on");
+			else {
+				db_check(f, status_delete(f->st, a->uid));
+				outcome(f, a, AS_DONE, NULL);
+			}
+		}
+		free(cur);
+	}
+	commit(f);
+}
+
+/* ---- a folder ---- */
+
+static int
+select_folder(struct folder *f, int rw)
+{
+	struct imap_reply rep;
+	char *raw = raw_name(f->remote), *why;
+	uint32_t tag;
+
+	selecting = f;
+	f->sel_uidvalidity = f->sel_uidnext = 0;
+	tag = imap_cmd(im, rw ? "SELECT %a" : "EXAMINE %a", raw);
+	free(raw);
+	if (tag == 0 || imap_wait(im, tag, &rep) == -1) {
+		selecting = NULL;
+		return lost();
+	}
+	selecting = NULL;
+	if (rep.status != IS_OK) {
+		why = reply_text(&rep);
+		imap_reply_free(&rep);
+		folder_error(why, f->remote);
+		settle(f, -1, AS_FAILED, why);
+		free(why);
+		return 1;
+	}
+	imap_reply_free(&rep);
+	if (f->sel_uidvalidity != f->uidvalidity) {
+		char *msg;
+
+		if (asprintf(&msg, "UIDVALIDITY is %u now, the plan was made "
+		    "for %u: plan again", f->sel_uidvalidity, f->uidvalidity)
+		    == -1)
+			err(EXIT_FAIL, "asprintf");
+		folder_error(msg, f->remote);
+		settle(f, -1, AS_SKIPPED, msg);
+		free(msg);
+		return 1;
+	}
+	return 0;
+}
+
+static void
+apply_folder(struct folder *f)
+{
+	char *e = NULL;
+	size_t i;
+	int need_remote = 0, rw = 0, r;
+	uint32_t saved;
+
+	rec_puts(&out, "folder");
+	rec_puts(&out, f->remote);
+	rec_puts(&out, f->local);
+	rec_end(&out);
+	f->ndone = f->nskipped = f->nfailed = 0;
+	for (i = 0; i < f->n; i++) {
+		switch (f->a[i].kind) {
+		case A_UPLOAD:
+		case A_FLAGS_REMOTE:
+		case A_DELETE_REMOTE:
+			rw = 1;
+			/* FALLTHROUGH */
+		case A_FETCH:
+			need_remote = 1;
+			break;
+		default:
+			break;
+		}
+	}
+	if (dry) {
+		for (i = 0; i < f->n; i++) {
+			struct act *a = &f->a[i];
+
+			if (a->kind == A_STATUS || a->kind == A_FORGET)
+				outcomef(f, a, AS_DONE, "%s -> %s", a->from ?
+				    a->from : "-", a->to ? a->to : "-");
+			else if (a->kind == A_FLAGS_LOCAL ||
+			    a->kind == A_FLAGS_REMOTE)
+				outcomef(f, a, AS_DONE, "%s -> %s", a->from ?
+				    a->from : "", a->to ? a->to : "");
+			else
+				outcome(f, a, AS_DONE, a->path ? a->path :
+				    a->to ? a->to : a->from);
+		}
+		goto end;
+	}
+	if ((f->dir = maildir_folder_path(root, f->local, sep, &e)) == NULL ||
+	    status_open(&f->st, f->spath, ST_CREATE, &e) == -1) {
+		folder_error(e ? e : "cannot open the folder", f->remote);
+		settle(f, -1, AS_FAILED, e);
+		free(e);
+		goto end;
+	}
+	if (need_remote) {
+		if (connect_once() == -1) {
+			settle(f, -1, AS_SKIPPED, "not connected");
+			goto end;
+		}
+		if ((r = select_folder(f, rw)) != 0)
+			goto end;
+	}
+	/* OfflineIMAP's FolderValidity: saved once, then checked */
+	if ((r = validity_read(metadata, rrepo, f->remote, &saved, &e)) == -1 ||
+	    (r == 1 && saved != f->uidvalidity)) {
+		char *msg = e;
+
+		if (r == 1 && asprintf(&msg, "saved UIDVALIDITY %u, the plan "
+		    "has %u: plan again", saved, f->uidvalidity) == -1)
+			err(EXIT_FAIL, "asprintf");
+		folder_error(msg, f->remote);
+		settle(f, -1, AS_SKIPPED, msg);
+		free(msg);
+		goto end;
+	}
+	if (r == 0 && validity_write(metadata, rrepo, f->remote,
+	    f->uidvalidity, mopts.fsync, &e) == -1) {
+		folder_error(e, f->remote);
+		settle(f, -1, AS_FAILED, e);
+		free(e);
+		goto end;
+	}
+	db_check(f, status_begin(f->st));
+	if ((need_remote && (do_recoveries(f) == -1 || do_fetches(f) == -1 ||
+	    do_remote_flags(f) == -1 || do_remote_deletes(f) == -1 ||
+	    do_uploads(f) == -1))) {
+		commit(f);
+		settle(f, -1, AS_SKIPPED, "connection lost");
+		db_check(f, status_commit(f->st));
+		goto end;
+	}
+	do_local(f);
+	do_status(f);
+	db_check(f, status_meta_prefix(f->st, INTENT, stale_intent, f));
+	db_check(f, status_commit(f->st));
+end:
+	if (f->st)
+		status_close(f->st);
+	f->st = NULL;
+	free(f->dir);
+	f->dir = NULL;
+	rec_puts(&out, "end");
+	rec_puts(&out, f->remote);
+	rec_putu(&out, f->ndone);
+	rec_putu(&out, f->nskipped);
+	rec_putu(&out, f->nfailed);
+	rec_end(&out);
+}
+
+static void
+folder_clear(struct folder *f)
+{
+	size_t i;
+
+	for (i = 0; i < f->n; i++) {
+		free(f->a[i].from);
+		free(f->a[i].to);
+		free(f->a[i].path);
+	}
+	free(f->a);
+	free(f->remote);
+	free(f->local);
+	free(f->spath);
+	memset(f, 0, sizeof(*f));
+}
+
+/* ---- folder creation ---- */
+
+static void
+create_local(const char *remote, const char *local)
+{
+	char *dir = NULL, *e = NULL;
+	int bad = 0;
+
+	if (!dry && ((dir = maildir_folder_path(root, local, sep, &e)) ==
+	    NULL || (access(dir, F_OK) == -1 && maildir_create(root, local,
+	    sep, &e) == -1)))
+		bad = 1;
+	rec_puts(&out, dry ? "would" : bad ? "failed" : "done");
+	rec_puts(&out, "create-local");
+	rec_puts(&out, local);
+	rec_puts(&out, bad ? (e ? e : "cannot create") : remote);
+	rec_end(&out);
+	if (bad) {
+		status = EXIT_FAIL;
+		warnx("create-local %s: %s", local, e ? e : "failed");
+	}
+	free(dir);
+	free(e);
+}
+
+static void
+create_remote(const char *local, const char *remote)
+{
+	struct imap_reply rep;
+	char *raw, *why = NULL;
+	uint32_t tag;
+
+	if (dry) {
+		rec_puts(&out, "would");
+		rec_puts(&out, "create-remote");
+		rec_puts(&out, remote);
+		rec_puts(&out, local);
+		rec_end(&out);
+		return;
+	}
+	if (connect_once() == -1)
+		return;
+	raw = raw_name(remote);
+	tag = imap_cmd(im, "CREATE %a", raw);
+	if (tag == 0 || imap_wait(im, tag, &rep) == -1) {
+		free(raw);
+		lost();
+		return;
+	}
+	if (rep.status != IS_OK && !(rep.code && strcmp(rep.code,
+	    "ALREADYEXISTS") == 0))
+		why = reply_text(&rep);
+	imap_reply_free(&rep);
+	if (why == NULL && rem.subscribedonly) {
+		/* a listing of subscribed folders must see it */
+		tag = imap_cmd(im, "SUBSCRIBE %a", raw);
+		if (tag == 0 || imap_wait(im, tag, &rep) == -1) {
+			free(raw);
+			lost();
+			return;
+		}
+		if (rep.status != IS_OK)
+			why = reply_text(&rep);
+		imap_reply_free(&rep);
+	}
+	free(raw);
+	step();
+	rec_puts(&out, why ? "failed" : "done");
+	rec_puts(&out, "create-remote");
+	rec_puts(&out, remote);
+	rec_puts(&out, why ? why : local);
+	rec_end(&out);
+	if (why) {
+		status = EXIT_FAIL;
+		warnx("create-remote %s: %s", remote, why);
+	}
+	free(why);
+}
+
+/* ---- reading the plan ---- */
+
+static char *
+flags_field(const char *s)
+{
+	char *r;
+
+	if (strcmp(s, "-") == 0)
+		return NULL;
+	r = xstrdup(s);
+	maildir_flags_norm(r);
+	return r;
+}
+
+static void
+read_plan(FILE *fp, const char *name)
+{
+	static const struct {
+		const char	*name;
+		enum akind	 kind;
+		size_t		 nf;
+	} kinds[] = {
+		{ "fetch", A_FETCH, 4 },
+		{ "upload", A_UPLOAD, 4 },
+		{ "flags-local", A_FLAGS_LOCAL, 5 },
+		{ "flags-remote", A_FLAGS_REMOTE, 5 },
+		{ "delete-local", A_DELETE_LOCAL, 4 },
+		{ "delete-remote", A_DELETE_REMOTE, 4 },
+		{ "status", A_STATUS, 4 },
+		{ "forget", A_FORGET, 3 },
+	};
+	struct rec_reader *r;
+	struct rec *rec;
+	struct folder f = { 0 };
+	int rv, infolder = 0;
+
+	if ((r = rec_reader_new(fp, name, 0)) == NULL)
+		err(EXIT_FAIL, "rec_reader_new");
+	if (rec_expect(r, "sync-plan", 1) == -1)
+		errx(EXIT_FAIL, "%s", rec_error(r));
+	while (!lost_conn && (rv = rec_read(r, &rec)) == 1) {
+		const char *k = rec->f[0];
+		unsigned long long v;
+		size_t i;
+
+		for (i = 0; i < rec->nf; i++)
+			if (rec_cstr(r, rec, i) == -1)
+				errx(EXIT_FAIL, "%s", rec_error(r));
+		if (strcmp(k, "account") == 0) {
+			if (rec->nf < 2 || strcmp(rec->f[1], account) != 0)
+				errx(EXIT_FAIL, "%s:%lu: the plan is for account "
+				    "\"%s\", not \"%s\"", name, rec_lineno(r),
+				    rec->nf < 2 ? "" : rec->f[1], account);
+			continue;
+		}
+		if (strcmp(k, "create-local") == 0 && rec->nf >= 3 && !infolder) {
+			create_local(rec->f[1], rec->f[2]);
+			continue;
+		}
+		if (strcmp(k, "create-remote") == 0 && rec->nf >= 3 && !infolder) {
+			create_remote(rec->f[1], rec->f[2]);
+			continue;
+		}
+		if (strcmp(k, "refuse") == 0)
+			continue;	/* sync-plan said it already */
+		if (strcmp(k, "folder") == 0) {
+			if (infolder)
+				errx(EXIT_FAIL, "%s:%lu: folder before the end "
+				    "of the last one", name, rec_lineno(r));
+			if (rec->nf < 6 || rec_u64(r, rec, 1, &v) == -1 ||
+			    v == 0 || v > UINT32_MAX ||
+			    strlen(rec->f[2]) != MD_FMD5_LEN)
+				errx(EXIT_FAIL, "%s:%lu: malformed folder record",
+				    name, rec_lineno(r));
+			f.uidvalidity = (uint32_t)v;
+			memcpy(f.fmd5, rec->f[2], MD_FMD5_LEN + 1);
+			f.remote = xstrdup(rec->f[3]);
+			f.local = xstrdup(rec->f[4]);
+			f.spath = xstrdup(rec->f[5]);
+			infolder = 1;
+			continue;
+		}
+		if (strcmp(k, "end") == 0) {
+			if (!infolder)
+				errx(EXIT_FAIL, "%s:%lu: end outside a folder",
+				    name, rec_lineno(r));
+			apply_folder(&f);
+			folder_clear(&f);
+			infolder = 0;
+			continue;
+		}
+		for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+			if (strcmp(k, kinds[i].name) == 0)
+				break;
+		if (i == sizeof(kinds) / sizeof(kinds[0]))
+			errx(EXIT_FAIL, "%s:%lu: unknown record \"%s\"", name,
+			    rec_lineno(r), k);
+		if (!infolder)
+			errx(EXIT_FAIL, "%s:%lu: %s outside a folder: not "
+			    "applied", name, rec_lineno(r), k);
+		if (rec->nf < kinds[i].nf)
+			errx(EXIT_FAIL, "%s:%lu: %s needs %zu fields", name,
+			    rec_lineno(r), k, kinds[i].nf);
+		{
+			struct act a = { 0 };
+
+			a.kind = kinds[i].kind;
+			a.line = rec_lineno(r);
+			if (strcmp(rec->f[1], "none") == 0 && a.kind == A_UPLOAD)
+				a.uid = 0;
+			else if (rec_u64(r, rec, 1, &v) == -1 || v == 0 ||
+			    v > UINT32_MAX)
+				errx(EXIT_FAIL, "%s:%lu: bad UID \"%s\"", name,
+				    rec_lineno(r), rec->f[1]);
+			else
+				a.uid = (uint32_t)v;
+			switch (a.kind) {
+			case A_FETCH:
+			case A_UPLOAD:
+				a.to = flags_field(rec->f[2]);
+				if (a.kind == A_UPLOAD)
+					a.path = xstrdup(rec->f[3]);
+				break;
+			case A_FLAGS_LOCAL:
+			case A_FLAGS_REMOTE:
+			case A_STATUS:
+				a.from = flags_field(rec->f[2]);
+				a.to = flags_field(rec->f[3]);
+				if (a.kind == A_FLAGS_LOCAL)
+					a.path = xstrdup(rec->f[4]);
+				else if (a.kind == A_FLAGS_REMOTE) {
+					if (rec_u64(r, rec, 4, &v) == -1)
+						errx(EXIT_FAIL, "%s",
+						    rec_error(r));
+					a.modseq = v;
+				}
+				break;
+			case A_DELETE_LOCAL:
+				a.from = flags_field(rec->f[2]);
+				a.path = xstrdup(rec->f[3]);
+				break;
+			case A_DELETE_REMOTE:
+				a.from = flags_field(rec->f[2]);
+				if (rec_u64(r, rec, 3, &v) == -1)
+					errx(EXIT_FAIL, "%s", rec_error(r));
+				a.modseq = v;
+				break;
+			case A_FORGET:
+				a.from = flags_field(rec->f[2]);
+				break;
+			}
+			if (a.path && (a.path[0] == '/' || strstr(a.path, "..") ||
+			    (strncmp(a.path, "cur/", 4) != 0 &&
+			    strncmp(a.path, "new/", 4) != 0) ||
+			    strchr(a.path + 4, '/')))
+				errx(EXIT_FAIL, "%s:%lu: path \"%s\" is not a "
+				    "file in cur/ or new/", name, rec_lineno(r),
+				    a.path);
+			if (f.n == f.cap) {
+				f.cap = f.cap ? f.cap * 2 : 64;
+				f.a = xreallocarray(f.a, f.cap, sizeof(*f.a));
+			}
+			f.a[f.n++] = a;
+		}
+	}
+	if (!lost_conn && rv == -1)
+		errx(EXIT_FAIL, "%s", rec_error(r));
+	if (infolder && !lost_conn)
+		errx(EXIT_FAIL, "%s: the plan ends inside folder \"%s\" (no "
+		    "end record): not applied", name, f.remote);
+	folder_clear(&f);
+	rec_reader_free(r);
+}
+
+int
+main(int argc, char *argv[])
+{
+	char **kopts = NULL, *path = NULL, *e, *repo;
+	const char *stop;
+	struct maildir_repo lr;
+	FILE *fp = stdin;
+	int ch, nk = 0, zflag = 0;
+
+	signal(SIGPIPE, SIG_IGN);
+	while ((ch = getopt(argc, argv, "a:c:dhk:nz")) != -1) {
+		switch (ch) {
+		case 'a':
+			account = optarg;
+			break;
+		case 'c':
+			path = optarg;
+			break;
+		case 'd':
+			trace = 1;
+			break;
+		case 'k':
+			kopts = xreallocarray(kopts, (size_t)nk + 1,
+			    sizeof(*kopts));
+			kopts[nk++] = optarg;
+			break;
+		case 'n':
+			dry = 1;
+			break;
+		case 'z':
+			zflag = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (account == NULL || argc > 1)
+		usage();
+	if ((stop = getenv("OI_TEST_APPLY_STOP")) != NULL)
+		stop_at = strtoul(stop, NULL, 10);
+	rec_writer_init(&out, stdout, zflag ? REC_NUL : 0);
+	if ((cfg = config_load(path, kopts, (size_t)nk, &e)) == NULL)
+		errx(EXIT_FAIL, "%s", e ? e : "out of memory");
+	if ((repo = remote_of_account(cfg, account, &e)) == NULL)
+		errx(EXIT_FAIL, "%s", e ? e : "out of memory");
+	if (remote_init(&rem, cfg, repo, account) == -1)
+		errx(EXIT_FAIL, "%s", rem.err);
+	rrepo = repo;
+	if (config_bool(cfg, rem.section, "expunge", &doexpunge) == -1 ||
+	    config_value(cfg, "general", "metadata", &metadata) != 1)
+		errx(EXIT_FAIL, "%s", config_errmsg(cfg));
+	if (maildir_repo_load(&lr, cfg, account, &e) == -1)
+		errx(EXIT_FAIL, "%s", e);
+	root = lr.root;
+	sep = lr.sep;
+	mopts.winsep = lr.winsep;
+	if (config_bool(cfg, "general", "fsync", &mopts.fsync) == -1 ||
+	    config_bool(cfg, lr.section, "utime_from_header",
+	    &mopts.utime_from_header) == -1 ||
+	    config_bool(cfg, lr.section, "filename_use_mail_timestamp",
+	    &mopts.filename_use_mail_timestamp) == -1)
+		errx(EXIT_FAIL, "%s", config_errmsg(cfg));
+	if (maildir_kwmap_load(&kw, cfg, lr.section, &e) == -1)
+		errx(EXIT_FAIL, "%s", e);
+	if (argc == 1 && strcmp(argv[0], "-") != 0 &&
+	    (fp = fopen(argv[0], "r")) == NULL)
+		err(EXIT_FAIL, "%s", argv[0]);
+
+	rec_header(&out, "sync-apply", 1, 0);
+	read_plan(fp, argc == 1 ? argv[0] : "stdin");
+	if (fp != stdin)
+		fclose(fp);
+	if (im) {
+		if (!lost_conn)
+			imap_logout(im);
+		imap_free(im);
+	}
+	maildir_kwmap_free(&kw);
+	maildir_repo_free(&lr);
+	remote_free(&rem);
+	config_free(cfg);
+	free(found);
+	free(repo);
+	free(metadata);
+	free(kopts);
+	if (close_stdout() == -1)
+		err(EXIT_FAIL, "stdout");
+	return lost_conn ? lost_conn : status;
+}
