@@ -23,6 +23,7 @@ struct run {
 	struct fetch_item	**inbatch;
 	size_t			 nbatch, capbatch;
 	int			 oom;
+	struct sb		 conv;		/* a piece, converted */
 };
 
 static int
@@ -194,24 +195,33 @@ sink(void *ctx, uint32_t msgno, const char *item, uint32_t uid,
 			r->dl_item = it;
 		r->pending_cr = 0;
 	}
+	/* one write per piece: the bytes with each CRLF made LF */
+	sb_reset(&r->conv);
+	if (r->dl && sb_grow(&r->conv, n + 1) == -1)
+		return -1;
 	for (i = start = 0; r->dl && i < n; i++) {
 		if (r->pending_cr) {
 			r->pending_cr = 0;
-			if (data[i] != '\n' && dl_write(r, "\r", 1, &e) == -1)
-				goto fail;
+			if (data[i] != '\n')
+				r->conv.s[r->conv.len++] = '\r';
 		}
 		if (data[i] != '\r')
 			continue;
-		if (i > start && dl_write(r, data + start, i - start, &e) == -1)
-			goto fail;
+		memcpy(r->conv.s + r->conv.len, data + start, i - start);
+		r->conv.len += i - start;
 		if (i + 1 < n) {
-			if (data[i + 1] != '\n' && dl_write(r, "\r", 1, &e) == -1)
-				goto fail;
+			if (data[i + 1] != '\n')
+				r->conv.s[r->conv.len++] = '\r';
 		} else
 			r->pending_cr = 1;
 		start = i + 1;
 	}
-	if (r->dl && n > start && dl_write(r, data + start, n - start, &e) == -1)
+	if (r->dl && n > start) {
+		memcpy(r->conv.s + r->conv.len, data + start, n - start);
+		r->conv.len += n - start;
+	}
+	if (r->dl && r->conv.len && dl_write(r, r->conv.s, r->conv.len, &e)
+	    == -1)
 		goto fail;
 	if (!final)
 		return 0;
@@ -338,6 +348,7 @@ run_end(struct run *r)
 	maildir_batch_free(r->batch);
 	free(r->inbatch);
 	free(r->dl_err);
+	sb_free(&r->conv);
 	imap_set_untagged(r->j->im, NULL, NULL);
 	imap_set_sink(r->j->im, NULL, NULL);
 }
