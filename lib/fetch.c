@@ -10,6 +10,8 @@
 #include "util.h"
 
 #define CHUNK	500		/* UIDs per UID FETCH */
+#define BATCH_MSGS	4000	/* messages made durable at once, at most */
+#define BATCH_BYTES	(128ULL << 20)	/* ... and bytes */
 
 struct run {
 	struct fetch_job	*j;
@@ -22,6 +24,7 @@ struct run {
 	struct maildir_batch	*batch;
 	struct fetch_item	**inbatch;
 	size_t			 nbatch, capbatch;
+	uint64_t		 bytes;		/* in the batch */
 	int			 oom;
 	struct sb		 conv;		/* a piece, converted */
 };
@@ -199,27 +202,25 @@ sink(void *ctx, uint32_t msgno, const char *item, uint32_t uid,
 	sb_reset(&r->conv);
 	if (r->dl && sb_grow(&r->conv, n + 1) == -1)
 		return -1;
-	for (i = start = 0; r->dl && i < n; i++) {
-		if (r->pending_cr) {
-			r->pending_cr = 0;
-			if (data[i] != '\n')
-				r->conv.s[r->conv.len++] = '\r';
-		}
-		if (data[i] != '\r')
-			continue;
+	if (r->dl && n > 0 && r->pending_cr) {
+		r->pending_cr = 0;
+		if (data[0] != '\n')
+			r->conv.s[r->conv.len++] = '\r';
+	}
+	for (start = 0; r->dl && start < n; start = i + 1) {
+		const char *cr = memchr(data + start, '\r', n - start);
+
+		i = cr ? (size_t)(cr - data) : n;
 		memcpy(r->conv.s + r->conv.len, data + start, i - start);
 		r->conv.len += i - start;
-		if (i + 1 < n) {
-			if (data[i + 1] != '\n')
-				r->conv.s[r->conv.len++] = '\r';
-		} else
+		if (cr == NULL)
+			break;
+		if (i + 1 == n)
 			r->pending_cr = 1;
-		start = i + 1;
+		else if (data[i + 1] != '\n')
+			r->conv.s[r->conv.len++] = '\r';
 	}
-	if (r->dl && n > start) {
-		memcpy(r->conv.s + r->conv.len, data + start, n - start);
-		r->conv.len += n - start;
-	}
+	r->bytes += r->conv.len;
 	if (r->dl && r->conv.len && dl_write(r, r->conv.s, r->conv.len, &e)
 	    == -1)
 		goto fail;
@@ -298,6 +299,7 @@ flush_batch(struct run *r)
 	}
 	maildir_batch_free(r->batch);
 	r->nbatch = 0;
+	r->bytes = 0;
 	if ((r->batch = maildir_batch_new()) == NULL)
 		r->oom = 1;
 	if (r->j->batch_done)
@@ -455,7 +457,10 @@ fetch_run(struct fetch_job *j)
 		if (rep.status != IS_OK && j->err == NULL)
 			j->err = reply_text(&rep);
 		imap_reply_free(&rep);
-		if (flush_batch(&r) == -1)
+		/* a batch is made durable with one syncfs: big batches,
+		 * fewer waits for the disk */
+		if ((r.nbatch >= BATCH_MSGS || r.bytes >= BATCH_BYTES ||
+		    i + 1 == nt) && flush_batch(&r) == -1)
 			goto oom;
 	}
 	for (i = 0; i < j->n; i++)
