@@ -9,11 +9,11 @@ SCRIPTS =
 MAN1 = $(TOOLS:=.1) $(SCRIPTS:=.1)
 MAN7 = offlineimap-tools.7
 
-LIBSRC = lib/config.c lib/fetch.c lib/imap.c lib/imap-parse.c lib/maildir.c lib/message.c lib/mutf7.c lib/options.c lib/plan.c lib/record.c lib/remote.c lib/run.c lib/status.c lib/util.c
-LIBHDR = lib/config.h lib/fetch.h lib/imap.h lib/imap-parse.h lib/maildir.h lib/message.h lib/mutf7.h lib/plan.h lib/record.h lib/remote.h lib/run.h lib/status.h lib/util.h
+LIBSRC = lib/config.c lib/fetch.c lib/imap.c lib/imap-parse.c lib/listing.c lib/maildir.c lib/message.c lib/mutf7.c lib/options.c lib/plan.c lib/record.c lib/remote.c lib/run.c lib/status.c lib/util.c
+LIBHDR = lib/config.h lib/fetch.h lib/imap.h lib/imap-parse.h lib/listing.h lib/maildir.h lib/message.h lib/mutf7.h lib/plan.h lib/record.h lib/remote.h lib/run.h lib/status.h lib/util.h
 UNITS = unit-record unit-config unit-mutf7 unit-imap-parse unit-status unit-maildir unit-plan
 HELPERS = status-tool
-FUZZERS = fuzz-record fuzz-config fuzz-imap fuzz-maildir
+FUZZERS = fuzz-record fuzz-config fuzz-imap fuzz-maildir fuzz-plan
 
 LIBOBJ = $(LIBSRC:%.c=$(B)/%.o)
 LIBA = $(B)/lib/liboi.a

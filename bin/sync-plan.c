@@ -4,7 +4,9 @@
  * the status databases (read only), print one action per line for
  * sync-apply.  No network, no writes.  It refuses to plan harm: a changed
  * UIDVALIDITY, an empty or missing local folder against a full status, a
- * mass deletion, an incomplete listing.
+ * mass deletion, an incomplete listing.  The listings are read a folder at
+ * a time (lib/listing.c): memory holds the folders and one folder's
+ * messages.
  */
 #include <err.h>
 #include <stdarg.h>
@@ -17,6 +19,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "listing.h"
 #include "maildir.h"
 #include "plan.h"
 #include "record.h"
@@ -24,41 +27,30 @@
 #include "status.h"
 #include "util.h"
 
+/* A remote folder of the listing, and what sync-plan makes of it. */
 struct rfolder {
-	char		*name;		/* untranslated, as imap-list gives it */
-	char		*delim;
+	const struct listing_folder *in;	/* its listing: name, error... */
+	size_t		 idx;		/* in the remote listing */
 	char		*visible;	/* after the remote nametrans */
 	char		*lname;		/* the local folder it pairs with */
-	char		*error;		/* error record or incomplete */
 	char		 fmd5[MD_FMD5_LEN + 1];	/* of lname, if created */
-	uint32_t	 uidvalidity, exists;
-	enum plan_mode	 mode;
-	int		 ended, sync;
-	size_t		 r0, nr, v0, nv;
+	size_t		 pair;		/* 1 + its local folder's index */
+	int		 sync;
 };
 
 struct lfolder {
-	char		*local;		/* relative to the root */
-	char		*name;		/* after the local nametrans */
-	char		*error;
-	char		 fmd5[MD_FMD5_LEN + 1];
-	enum plan_mode	 mode;
-	int		 ended, paired, sync;
-	size_t		 l0, nl;
+	const struct listing_folder *in;
+	size_t		 idx;
+	int		 paired, sync;
 };
 
 static struct rec_writer out;
+static struct listing rlist, llist;
+static struct listing_msgs rmsgs, lmsgs;	/* one folder's */
 static struct rfolder *rf;
 static size_t nrf;
 static struct lfolder *lf;
 static size_t nlf;
-static struct plan_rmsg *rmsgs;
-static size_t nrmsgs, caprmsgs;
-static struct plan_range *ranges;
-static size_t nranges, capranges;
-static struct plan_lmsg *lmsgs;
-static size_t nlmsgs, caplmsgs;
-static struct sb paths;		/* local paths, NUL-terminated */
 static struct maildir_kwmap kwmap;
 static int status = EXIT_OK;
 static int qflag, Dflag;
@@ -89,297 +81,6 @@ grow(void **p, size_t *cap, size_t n, size_t size)
 		return;
 	*cap = *cap ? *cap * 2 : 1024;
 	*p = xreallocarray(*p, *cap, size);
-}
-
-static int
-rmsg_cmp(const void *a, const void *b)
-{
-	const struct plan_rmsg *x = a, *y = b;
-
-	return x->uid < y->uid ? -1 : x->uid > y->uid;
-}
-
-static int
-range_cmp(const void *a, const void *b)
-{
-	const struct plan_range *x = a, *y = b;
-
-	return x->lo < y->lo ? -1 : x->lo > y->lo;
-}
-
-static enum plan_mode
-parse_mode(struct rec_reader *rr, const char *s, int remote)
-{
-	if (strcmp(s, "full") == 0)
-		return PLAN_FULL;
-	if (strcmp(s, "window") == 0)
-		return PLAN_WINDOW;
-	if (remote && (strcmp(s, "changed") == 0 ||
-	    strcmp(s, "unchanged") == 0))
-		return PLAN_CHANGED;
-	rec_fail(rr, "unknown listing mode \"%s\"", s);
-	errx(EXIT_FAIL, "%s", rec_error(rr));
-}
-
-static uint32_t
-field_u32(struct rec_reader *rr, const struct rec *r, size_t i)
-{
-	unsigned long long v;
-
-	if (rec_u64(rr, r, i, &v) == -1)
-		errx(EXIT_FAIL, "%s", rec_error(rr));
-	if (v > UINT32_MAX)
-		errx(EXIT_FAIL, "%s:%lu: field %zu: out of range",
-		    rec_format(rr, NULL) ? "input" : "input", rec_lineno(rr),
-		    i + 1);
-	return (uint32_t)v;
-}
-
-static void
-need(struct rec_reader *rr, const struct rec *r, size_t n)
-{
-	size_t i;
-
-	if (r->nf < n) {
-		rec_fail(rr, "%s record with %zu fields, want %zu", r->f[0],
-		    r->nf, n);
-		errx(EXIT_FAIL, "%s", rec_error(rr));
-	}
-	for (i = 0; i < r->nf; i++)
-		if (rec_cstr(rr, r, i) == -1)
-			errx(EXIT_FAIL, "%s", rec_error(rr));
-}
-
-/* "1:5,7" into ranges. */
-static void
-parse_uidset(struct rec_reader *rr, const char *s)
-{
-	while (*s) {
-		unsigned long lo, hi;
-		char *e;
-
-		lo = strtoul(s, &e, 10);
-		hi = lo;
-		if (*e == ':')
-			hi = strtoul(e + 1, &e, 10);
-		if (e == s || (*e != ',' && *e != '\0') || lo == 0 || hi == 0 ||
-		    lo > UINT32_MAX || hi > UINT32_MAX) {
-			rec_fail(rr, "bad UID set \"%s\"", s);
-			errx(EXIT_FAIL, "%s", rec_error(rr));
-		}
-		grow((void **)&ranges, &capranges, nranges, sizeof(*ranges));
-		ranges[nranges].lo = (uint32_t)(lo < hi ? lo : hi);
-		ranges[nranges].hi = (uint32_t)(lo < hi ? hi : lo);
-		nranges++;
-		rf[nrf - 1].nv++;
-		s = *e ? e + 1 : e;
-	}
-}
-
-static void
-close_rfolder(void)
-{
-	struct rfolder *f;
-	size_t i, k;
-
-	if (nrf == 0)
-		return;
-	f = &rf[nrf - 1];
-	if (!f->ended && f->error == NULL)
-		f->error = xstrdup("the listing has no end record: incomplete");
-	if (f->nr > 1)
-		qsort(rmsgs + f->r0, f->nr, sizeof(*rmsgs), rmsg_cmp);
-	for (i = 1; i < f->nr; i++)
-		if (rmsgs[f->r0 + i].uid == rmsgs[f->r0 + i - 1].uid &&
-		    f->error == NULL)
-			f->error = xstrdup("a UID is listed twice");
-	/* sort and join the vanished ranges */
-	if (f->nv > 1)
-		qsort(ranges + f->v0, f->nv, sizeof(*ranges), range_cmp);
-	for (i = k = 0; i < f->nv; i++) {
-		struct plan_range *p = &ranges[f->v0 + k - (k > 0)];
-
-		if (k > 0 && ranges[f->v0 + i].lo <= p->hi + 1ULL) {
-			if (ranges[f->v0 + i].hi > p->hi)
-				p->hi = ranges[f->v0 + i].hi;
-		} else
-			ranges[f->v0 + k++] = ranges[f->v0 + i];
-	}
-	f->nv = k;
-	nranges = f->v0 + k;
-}
-
-static void
-read_remote(const char *path)
-{
-	struct rec_reader *rr;
-	struct sb letters = { 0 };
-	struct rec *r;
-	int rv;
-
-	if ((rr = rec_reader_open(path, 0)) == NULL)
-		err(EXIT_FAIL, "%s", path);
-	if (rec_expect(rr, "imap-messages", 1) == -1)
-		err(EXIT_FAIL, "out of memory");
-	while ((rv = rec_read(rr, &r)) == 1) {
-		const char *k = r->f[0];
-		struct rfolder *f = nrf ? &rf[nrf - 1] : NULL;
-
-		if (strcmp(k, "mailbox") == 0 || strcmp(k, "error") == 0) {
-			close_rfolder();
-			need(rr, r, strcmp(k, "mailbox") == 0 ? 8 : 3);
-			rf = xreallocarray(rf, nrf + 1, sizeof(*rf));
-			f = &rf[nrf++];
-			memset(f, 0, sizeof(*f));
-			f->r0 = nrmsgs;
-			f->v0 = nranges;
-			if (strcmp(k, "error") == 0) {
-				f->name = xstrdup(r->f[2]);
-				f->delim = xstrdup("");
-				if (asprintf(&f->error, "the remote listing "
-				    "failed: %s", r->f[1]) == -1)
-					err(EXIT_FAIL, "asprintf");
-				f->ended = 1;
-				continue;
-			}
-			f->uidvalidity = field_u32(rr, r, 1);
-			f->exists = field_u32(rr, r, 4);
-			f->mode = parse_mode(rr, r->f[5], 1);
-			f->delim = xstrdup(r->f[6]);
-			f->name = xstrdup(r->f[7]);
-		} else if (f == NULL || f->ended) {
-			if (strcmp(k, "msg") == 0 || strcmp(k, "end") == 0 ||
-			    strcmp(k, "vanished") == 0) {
-				rec_fail(rr, "%s record outside a mailbox", k);
-				errx(EXIT_FAIL, "%s", rec_error(rr));
-			}
-		} else if (strcmp(k, "msg") == 0) {
-			struct plan_rmsg *m;
-			unsigned long long v;
-
-			need(rr, r, 6);
-			grow((void **)&rmsgs, &caprmsgs, nrmsgs, sizeof(*rmsgs));
-			m = &rmsgs[nrmsgs];
-			m->uid = field_u32(rr, r, 1);
-			m->size = field_u32(rr, r, 3);
-			if (rec_u64(rr, r, 5, &v) == -1)
-				errx(EXIT_FAIL, "%s", rec_error(rr));
-			m->modseq = v;
-			sb_reset(&letters);
-			if (maildir_flags_from_imap(r->f[2], &kwmap, &letters,
-			    NULL) == -1)
-				err(EXIT_FAIL, "out of memory");
-			m->flags = plan_flags_parse(letters.s ? letters.s : "",
-			    letters.len);
-			nrmsgs++;
-			f->nr++;
-		} else if (strcmp(k, "vanished") == 0) {
-			need(rr, r, 2);
-			parse_uidset(rr, r->f[1]);
-		} else if (strcmp(k, "end") == 0) {
-			need(rr, r, 3);
-			if (strcmp(r->f[2], f->name) != 0 ||
-			    field_u32(rr, r, 1) != f->nr) {
-				if (f->error == NULL && asprintf(&f->error,
-				    "the listing's end record does not match "
-				    "it (%s:%lu)", path, rec_lineno(rr)) == -1)
-					err(EXIT_FAIL, "asprintf");
-			}
-			f->ended = 1;
-		}
-	}
-	if (rv == -1)
-		errx(EXIT_FAIL, "%s", rec_error(rr));
-	close_rfolder();
-	rec_reader_free(rr);
-	sb_free(&letters);
-}
-
-static void
-close_lfolder(void)
-{
-	if (nlf > 0 && !lf[nlf - 1].ended && lf[nlf - 1].error == NULL)
-		lf[nlf - 1].error = xstrdup("the local listing has no end "
-		    "record: incomplete");
-}
-
-static void
-read_local(const char *path)
-{
-	struct rec_reader *rr;
-	struct rec *r;
-	int rv;
-
-	if ((rr = rec_reader_open(path, 0)) == NULL)
-		err(EXIT_FAIL, "%s", path);
-	if (rec_expect(rr, "maildir-messages", 1) == -1)
-		err(EXIT_FAIL, "out of memory");
-	while ((rv = rec_read(rr, &r)) == 1) {
-		const char *k = r->f[0];
-		struct lfolder *f = nlf ? &lf[nlf - 1] : NULL;
-
-		if (strcmp(k, "mailbox") == 0 || strcmp(k, "error") == 0) {
-			close_lfolder();
-			need(rr, r, strcmp(k, "mailbox") == 0 ? 6 : 3);
-			lf = xreallocarray(lf, nlf + 1, sizeof(*lf));
-			f = &lf[nlf++];
-			memset(f, 0, sizeof(*f));
-			f->l0 = nlmsgs;
-			if (strcmp(k, "error") == 0) {
-				f->local = xstrdup(r->f[2]);
-				f->name = xstrdup(r->f[2]);
-				if (asprintf(&f->error, "the local listing "
-				    "failed: %s", r->f[1]) == -1)
-					err(EXIT_FAIL, "asprintf");
-				f->ended = 1;
-				continue;
-			}
-			if (strlen(r->f[1]) != MD_FMD5_LEN) {
-				rec_fail(rr, "bad FMD5 \"%s\"", r->f[1]);
-				errx(EXIT_FAIL, "%s", rec_error(rr));
-			}
-			memcpy(f->fmd5, r->f[1], MD_FMD5_LEN + 1);
-			f->mode = parse_mode(rr, r->f[3], 0);
-			f->local = xstrdup(r->f[4]);
-			f->name = xstrdup(r->f[5]);
-		} else if (f == NULL || f->ended) {
-			if (strcmp(k, "msg") == 0 || strcmp(k, "end") == 0) {
-				rec_fail(rr, "%s record outside a mailbox", k);
-				errx(EXIT_FAIL, "%s", rec_error(rr));
-			}
-		} else if (strcmp(k, "msg") == 0) {
-			struct plan_lmsg *m;
-
-			need(rr, r, 6);
-			grow((void **)&lmsgs, &caplmsgs, nlmsgs, sizeof(*lmsgs));
-			m = &lmsgs[nlmsgs];
-			m->uid = strcmp(r->f[1], "none") == 0 ? 0 :
-			    field_u32(rr, r, 1);
-			if (f->nl > 0 && m->uid != 0 && (m[-1].uid == 0 ||
-			    m[-1].uid > m->uid)) {
-				rec_fail(rr, "msg records out of UID order");
-				errx(EXIT_FAIL, "%s", rec_error(rr));
-			}
-			m->flags = plan_flags_parse(r->f[2], r->len[2]);
-			m->ref = paths.len;
-			if (sb_add(&paths, r->f[5], r->len[5] + 1) == -1)
-				err(EXIT_FAIL, "out of memory");
-			nlmsgs++;
-			f->nl++;
-		} else if (strcmp(k, "end") == 0) {
-			need(rr, r, 3);
-			if (field_u32(rr, r, 1) != f->nl && f->error == NULL &&
-			    asprintf(&f->error, "the local listing's end "
-			    "record does not match it (%s:%lu)", path,
-			    rec_lineno(rr)) == -1)
-				err(EXIT_FAIL, "asprintf");
-			f->ended = 1;
-		}
-	}
-	if (rv == -1)
-		errx(EXIT_FAIL, "%s", rec_error(rr));
-	close_lfolder();
-	rec_reader_free(rr);
 }
 
 /* ---- configuration ---- */
@@ -615,7 +316,7 @@ put_actions(const struct plan_folder *pf, const struct plan_result *res)
 
 	for (i = 0; i < res->n; i++) {
 		const struct plan_action *a = &res->a[i];
-		const char *path = a->li >= 0 ? paths.s + pf->l[a->li].ref :
+		const char *path = a->li >= 0 ? lmsgs.paths.s + pf->l[a->li].ref :
 		    "";
 		unsigned long long modseq = a->ri >= 0 ?
 		    pf->r[a->ri].modseq : 0;
@@ -709,7 +410,7 @@ quick_unchanged(const struct rfolder *r, const struct plan_folder *pf)
 
 	if (pf->rmode == PLAN_WINDOW || pf->lmode == PLAN_WINDOW)
 		return 0;
-	if (r->exists != pf->nt || pf->nl != pf->nt)
+	if (r->in->exists != pf->nt || pf->nl != pf->nt)
 		return 0;
 	for (i = 0; i < pf->nt; i++)
 		if (pf->l[i].uid != pf->t[i].uid ||
@@ -725,26 +426,27 @@ plan_folder(struct rfolder *r, struct lfolder *l, int create)
 	static struct tload tl;
 	struct plan_folder pf;
 	struct status *st;
+	const char *name = r->in->name;
 	char *spath, *sname, *e, *lpath;
 	uint32_t saved;
 	long long dl, dr, lsize, rsize;
 	int rv;
 
-	sname = swap_sep(r->visible, r->delim, '.');
+	sname = swap_sep(r->visible, r->in->delim, '.');
 	if ((spath = status_path(cf.metadata, cf.account, sname)) == NULL)
 		err(EXIT_FAIL, "out of memory");
 	if (asprintf(&lpath, "%s/%s", cf.localroot, r->lname) == -1)
 		err(EXIT_FAIL, "asprintf");
-	if (r->error != NULL) {
-		put_refuse("incomplete", r->error, r->name);
+	if (r->in->error != NULL) {
+		put_refuse("incomplete", r->in->error, name);
 		goto done;
 	}
-	if (l != NULL && l->error != NULL) {
-		put_refuse("incomplete", l->error, r->name);
+	if (l != NULL && l->in->error != NULL) {
+		put_refuse("incomplete", l->in->error, name);
 		goto done;
 	}
 	if (status_open(&st, spath, ST_READONLY, &e) == -1) {
-		refusef("status", r->name, "%s: %s; repair or move it away "
+		refusef("status", name, "%s: %s; repair or move it away "
 		    "(the folder is then synced as new)", spath,
 		    e ? e : "cannot open");
 		free(e);
@@ -752,32 +454,32 @@ plan_folder(struct rfolder *r, struct lfolder *l, int create)
 	}
 	tl.n = 0;
 	if (status_foreach(st, load_row, &tl) == -1) {
-		refusef("status", r->name, "%s: %s", spath, status_error(st));
+		refusef("status", name, "%s: %s", spath, status_error(st));
 		status_close(st);
 		goto done;
 	}
 	status_close(st);
 
-	rv = validity_read(cf.metadata, cf.rrepo, r->name, &saved, &e);
+	rv = validity_read(cf.metadata, cf.rrepo, name, &saved, &e);
 	if (rv == -1) {
-		refusef("uidvalidity", r->name, "%s", e ? e : "out of memory");
+		refusef("uidvalidity", name, "%s", e ? e : "out of memory");
 		free(e);
 		goto done;
 	}
-	if (rv == 1 && saved != r->uidvalidity) {
-		refusef("uidvalidity", r->name, "UIDVALIDITY is %u, the saved "
+	if (rv == 1 && saved != r->in->uidvalidity) {
+		refusef("uidvalidity", name, "UIDVALIDITY is %u, the saved "
 		    "one (Repository-%s/FolderValidity) is %u: the server "
 		    "renumbered the folder, so no UID in %s means what it "
 		    "meant; nothing is planned (no deletions, no duplicates). "
 		    "Way out: move the local folder %s away, remove %s and the "
 		    "FolderValidity file, sync again (everything is fetched "
 		    "anew), then compare; a recovery matching messages by "
-		    "Message-ID is not there yet", r->uidvalidity, cf.rrepo,
+		    "Message-ID is not there yet", r->in->uidvalidity, cf.rrepo,
 		    saved, spath, lpath, spath);
 		goto done;
 	}
 	if (l == NULL && tl.n > 0) {
-		refusef("missing-local", r->name, "the local folder %s is "
+		refusef("missing-local", name, "the local folder %s is "
 		    "missing but the status %s holds %zu messages: a moved "
 		    "Maildir or a metadata directory of another one; nothing "
 		    "is planned.  Way out: fix localfolders, or remove the "
@@ -786,14 +488,15 @@ plan_folder(struct rfolder *r, struct lfolder *l, int create)
 		goto done;
 	}
 	if (l == NULL && !create) {
-		refusef("missing-local", r->name, "the local folder %s does "
+		refusef("missing-local", name, "the local folder %s does "
 		    "not exist and the local repository may not create it "
 		    "(createfolders or readonly); create it, or filter the "
 		    "folder out", lpath);
 		goto done;
 	}
-	if (l != NULL && l->nl == 0 && l->mode == PLAN_FULL && tl.n > 0) {
-		refusef("empty-local", r->name, "the local folder %s is empty "
+	if (l != NULL && l->in->nmsgs == 0 && l->in->mode == PLAN_FULL &&
+	    tl.n > 0) {
+		refusef("empty-local", name, "the local folder %s is empty "
 		    "but the status %s holds %zu messages: deleting them all "
 		    "on the server is not planned.  Way out: if the mail "
 		    "really is to go, delete it on the server; if the Maildir "
@@ -802,15 +505,20 @@ plan_folder(struct rfolder *r, struct lfolder *l, int create)
 		goto done;
 	}
 
+	/* only now the folder's messages, read again from the listings */
+	if (listing_load(&rlist, r->idx, &rmsgs) == -1)
+		errx(EXIT_FAIL, "%s", listing_error(&rlist));
+	if (l != NULL && listing_load(&llist, l->idx, &lmsgs) == -1)
+		errx(EXIT_FAIL, "%s", listing_error(&llist));
 	memset(&pf, 0, sizeof(pf));
-	pf.r = rmsgs + r->r0;
-	pf.nr = r->nr;
-	pf.rmode = r->mode;
-	pf.vanished = ranges + r->v0;
-	pf.nvanished = r->nv;
-	pf.l = l ? lmsgs + l->l0 : NULL;
-	pf.nl = l ? l->nl : 0;
-	pf.lmode = l ? l->mode : PLAN_FULL;
+	pf.r = rmsgs.r;
+	pf.nr = rmsgs.nr;
+	pf.rmode = r->in->mode;
+	pf.vanished = rmsgs.v;
+	pf.nvanished = rmsgs.nv;
+	pf.l = l ? lmsgs.l : NULL;
+	pf.nl = l ? lmsgs.nl : 0;
+	pf.lmode = l ? l->in->mode : PLAN_FULL;
 	pf.t = tl.t;
 	pf.nt = tl.n;
 	pf.mapped = mapped_letters();
@@ -821,7 +529,7 @@ plan_folder(struct rfolder *r, struct lfolder *l, int create)
 
 	if (qflag && l != NULL && quick_unchanged(r, &pf)) {
 		printf("# %s: skipped by -q (the counts and the local flags "
-		    "are as the status has them)\n", r->name);
+		    "are as the status has them)\n", name);
 		goto done;
 	}
 	if (plan_merge(&pf, &res) == -1)
@@ -831,12 +539,12 @@ plan_folder(struct rfolder *r, struct lfolder *l, int create)
 	dl = (long long)res.count[PK_DELETE_LOCAL];
 	dr = (long long)res.count[PK_DELETE_REMOTE];
 	lsize = (long long)pf.nl;
-	rsize = (long long)(r->exists > r->nr ? r->exists : r->nr);
+	rsize = (long long)(r->in->exists > pf.nr ? r->in->exists : pf.nr);
 	if (!Dflag && ((lsize > minsize && dl * 100 > lsize * share) ||
 	    (rsize > minsize && dr * 100 > rsize * share))) {
 		int local = lsize > minsize && dl * 100 > lsize * share;
 
-		refusef("mass-deletion", r->name, "the plan deletes %lld of "
+		refusef("mass-deletion", name, "the plan deletes %lld of "
 		    "the %lld messages %s, more than %lld%%; nothing is "
 		    "planned.  Way out: check both sides, then run with -D "
 		    "(or raise -P or -N)", local ? dl : dr,
@@ -847,21 +555,21 @@ plan_folder(struct rfolder *r, struct lfolder *l, int create)
 
 	if (l == NULL) {
 		rec_puts(&out, "create-local");
-		rec_puts(&out, r->name);
+		rec_puts(&out, name);
 		rec_puts(&out, r->lname);
 		rec_end(&out);
 	}
-	put_counts(r->name, res.count);
+	put_counts(name, res.count);
 	rec_puts(&out, "folder");
-	rec_putu(&out, r->uidvalidity);
-	rec_puts(&out, l ? l->fmd5 : r->fmd5);
-	rec_puts(&out, r->name);
+	rec_putu(&out, r->in->uidvalidity);
+	rec_puts(&out, l ? l->in->fmd5 : r->fmd5);
+	rec_puts(&out, name);
 	rec_puts(&out, r->lname);
 	rec_puts(&out, spath);
 	rec_end(&out);
 	put_actions(&pf, &res);
 	rec_puts(&out, "end");
-	rec_puts(&out, r->name);
+	rec_puts(&out, name);
 	rec_end(&out);
 done:
 	free(sname);
@@ -948,33 +656,40 @@ main(int argc, char *argv[])
 		errx(EXIT_FAIL, "remote and local cannot both be standard "
 		    "input");
 	load_config(cpath, kopts, (size_t)nk);
-	read_remote(argv[0]);
-	read_local(argv[1]);
-
+	if (listing_open(&rlist, argv[0], LISTING_REMOTE, &kwmap) == -1)
+		errx(EXIT_FAIL, "%s", listing_error(&rlist));
+	if (listing_open(&llist, argv[1], LISTING_LOCAL, NULL) == -1)
+		errx(EXIT_FAIL, "%s", listing_error(&llist));
+	nrf = rlist.n;
+	rf = xcalloc(nrf + 1, sizeof(*rf));
 	for (i = 0; i < nrf; i++) {
-		if (rf[i].error)
+		rf[i].in = &rlist.f[i];
+		rf[i].idx = i;
+		if (rf[i].in->error)
 			rerrors++;
-		if (rf[i].delim[0] != '\0' && rf[i].delim[1] == '\0' &&
-		    delim[0] == '.' && i == 0)
-			delim[0] = rf[i].delim[0];
+	}
+	nlf = llist.n;
+	lf = xcalloc(nlf + 1, sizeof(*lf));
+	for (i = 0; i < nlf; i++) {
+		lf[i].in = &llist.f[i];
+		lf[i].idx = i;
+		if (lf[i].in->error)
+			lerrors++;
 	}
 	for (i = 0; i < nrf; i++)
-		if (rf[i].delim[0] != '\0' && rf[i].delim[1] == '\0') {
-			delim[0] = rf[i].delim[0];
+		if (rf[i].in->delim[0] != '\0' && rf[i].in->delim[1] == '\0') {
+			delim[0] = rf[i].in->delim[0];
 			break;
 		}
-	for (i = 0; i < nlf; i++)
-		if (lf[i].error)
-			lerrors++;
 
 	/* remote names: the listed ones, then the local folders' names as
 	 * the server would have them (4.3's loop check) */
 	n = nrf + nlf;
 	names = xcalloc(n ? n : 1, sizeof(*names));
 	for (i = 0; i < nrf; i++)
-		names[i] = rf[i].name;
+		names[i] = rf[i].in->name;
 	for (i = 0; i < nlf; i++)
-		names[nrf + i] = swap_char(lf[i].name, cf.sep, delim[0]);
+		names[nrf + i] = swap_char(lf[i].in->name, cf.sep, delim[0]);
 	if (cf.rnametrans != NULL && n > 0)
 		vis = pymap(cf.rnametrans, "nametrans", names, n);
 	else {
@@ -1015,7 +730,7 @@ main(int argc, char *argv[])
 	}
 	for (i = 0; i < nrf; i++) {
 		rf[i].visible = xstrdup(vis[i]);
-		rf[i].lname = swap_sep(rf[i].visible, rf[i].delim, cf.sep);
+		rf[i].lname = swap_sep(rf[i].visible, rf[i].in->delim, cf.sep);
 		rf[i].sync = rkeep[i];
 	}
 
@@ -1023,7 +738,7 @@ main(int argc, char *argv[])
 	 * and those the remote folders would have */
 	lnames = xcalloc(nlf + nrf + 1, sizeof(*lnames));
 	for (i = 0; i < nlf; i++)
-		lnames[i] = lf[i].local;
+		lnames[i] = lf[i].in->local;
 	for (i = 0; i < nrf; i++)
 		lnames[nlf + i] = rf[i].lname;
 	lkeep = pyfilter(cf.lfilter, "folderfilter", lnames, nlf + nrf);
@@ -1040,14 +755,14 @@ main(int argc, char *argv[])
 
 		for (i = 0; i < nrf; i++) {
 			for (j = 0; j < nlf; j++)
-				if (lf[j].error == NULL &&
-				    strcmp(lf[j].local, rf[i].lname) == 0)
+				if (lf[j].in->error == NULL &&
+				    strcmp(lf[j].in->local, rf[i].lname) == 0)
 					break;
 			if (j < nlf) {
 				lf[j].paired = 1;
-				rf[i].ended = (int)j + 1;	/* reuse: pair */
+				rf[i].pair = j + 1;
 			} else {
-				rf[i].ended = 0;
+				rf[i].pair = 0;
 				if (rf[i].sync)
 					want[nw++] = rf[i].lname;
 			}
@@ -1062,7 +777,7 @@ main(int argc, char *argv[])
 		for (i = j = 0; i < nrf; i++) {
 			const char *v;
 
-			if (rf[i].ended || !rf[i].sync)
+			if (rf[i].pair || !rf[i].sync)
 				continue;
 			v = wvis[j++];
 			if (v[0] == cf.sep && v[1] == '\0')
@@ -1090,18 +805,18 @@ main(int argc, char *argv[])
 		qsort(order, nrf, sizeof(*order), rf_order);
 	for (i = 0; i < nrf; i++) {
 		struct rfolder *r = &rf[order[i]];
-		struct lfolder *l = r->ended ? &lf[r->ended - 1] : NULL;
+		struct lfolder *l = r->pair ? &lf[r->pair - 1] : NULL;
 
 		if (!r->sync)
 			continue;
-		if (r->delim[0] != '\0' && r->delim[0] != cf.sep &&
+		if (r->in->delim[0] != '\0' && r->in->delim[0] != cf.sep &&
 		    strchr(r->visible, cf.sep) != NULL) {
 			printf("# %s: skipped: its name holds the local "
-			    "separator '%c'\n", r->name, cf.sep);
+			    "separator '%c'\n", r->in->name, cf.sep);
 			continue;
 		}
 		if (l == NULL && lerrors > 0) {
-			refusef("incomplete", r->name, "no local listing of "
+			refusef("incomplete", r->in->name, "no local listing of "
 			    "%s/%s, and the local listing has errors: the "
 			    "folder is not planned", cf.localroot, r->lname);
 			continue;
@@ -1114,10 +829,10 @@ main(int argc, char *argv[])
 		const char *cand = names[nrf + i], *back;
 		char *b;
 
-		if (lf[i].error || lf[i].paired || !lf[i].sync)
+		if (lf[i].in->error || lf[i].paired || !lf[i].sync)
 			continue;
 		for (j = 0; j < nrf; j++)
-			if (strcmp(rf[j].name, cand) == 0)
+			if (strcmp(rf[j].in->name, cand) == 0)
 				break;
 		if (j < nrf)
 			continue;
@@ -1125,13 +840,13 @@ main(int argc, char *argv[])
 			continue;
 		if (rerrors > 0) {
 			printf("# local folder %s: not on the server's list, "
-			    "which has errors: not created\n", lf[i].local);
+			    "which has errors: not created\n", lf[i].in->local);
 			continue;
 		}
 		back = vis[nrf + i];
 		b = swap_char(back, delim[0], cf.sep);
-		if (strcmp(b, lf[i].local) != 0) {
-			refusef("infinite-folder-creation", lf[i].local,
+		if (strcmp(b, lf[i].in->local) != 0) {
+			refusef("infinite-folder-creation", lf[i].in->local,
 			    "INFINITE FOLDER CREATION DETECTED! Folder '%s' "
 			    "(repository '%s') would be created as folder "
 			    "'%s' (repository '%s'). The latter becomes '%s' "
@@ -1141,7 +856,7 @@ main(int argc, char *argv[])
 			    "names if applied back and forth. 2) Or use "
 			    "folderfilter settings on a repository to prevent "
 			    "some folders from being created on the other "
-			    "side.", lf[i].local, cf.lrepo, cand, cf.rrepo, b);
+			    "side.", lf[i].in->local, cf.lrepo, cand, cf.rrepo, b);
 			free(b);
 			continue;
 		}
@@ -1149,13 +864,13 @@ main(int argc, char *argv[])
 		if (!cf.rcreate || cf.rro) {
 			printf("# local folder %s: not on the server; not "
 			    "created (createfolders or readonly)\n",
-			    lf[i].local);
+			    lf[i].in->local);
 			continue;
 		}
 		printf("# %s: create on the server; its messages are planned "
 		    "after the next listing\n", cand);
 		rec_puts(&out, "create-remote");
-		rec_puts(&out, lf[i].local);
+		rec_puts(&out, lf[i].in->local);
 		rec_puts(&out, cand);
 		rec_end(&out);
 	}
@@ -1164,18 +879,11 @@ main(int argc, char *argv[])
 	if (close_stdout() == -1)
 		err(EXIT_FAIL, "stdout");
 	for (i = 0; i < nrf; i++) {
-		free(rf[i].name);
-		free(rf[i].delim);
 		free(rf[i].visible);
 		free(rf[i].lname);
-		free(rf[i].error);
 	}
-	for (i = 0; i < nlf; i++) {
-		free(lf[i].local);
-		free(lf[i].name);
-		free(lf[i].error);
+	for (i = 0; i < nlf; i++)
 		free(names[nrf + i]);
-	}
 	free(rf);
 	free(lf);
 	free(names);
@@ -1186,10 +894,10 @@ main(int argc, char *argv[])
 	free(lkeep);
 	free(lnames);
 	free(order);
-	free(rmsgs);
-	free(lmsgs);
-	free(ranges);
-	sb_free(&paths);
+	listing_msgs_free(&rmsgs);
+	listing_msgs_free(&lmsgs);
+	listing_free(&rlist);
+	listing_free(&llist);
 	maildir_kwmap_free(&kwmap);
 	free(kopts);
 	return status;

@@ -23,6 +23,8 @@ struct rec_reader {
 	int		 flags;
 	char		*buf;		/* raw input */
 	size_t		 cap, start, end;
+	off_t		 base;		/* input offset of buf[0] */
+	off_t		 last;		/* of the line last returned */
 	int		 eof;
 	unsigned long	 lineno;
 	struct sb	 err;
@@ -158,6 +160,24 @@ rec_lineno(const struct rec_reader *r)
 	return r->lineno;
 }
 
+off_t
+rec_offset(const struct rec_reader *r)
+{
+	return r->last;
+}
+
+int
+rec_reader_seek(struct rec_reader *r, off_t off, unsigned long lineno)
+{
+	if (fseeko(r->fp, off, SEEK_SET) == -1)
+		return -1;
+	r->start = r->end = 0;
+	r->eof = 0;
+	r->base = r->last = off;
+	r->lineno = lineno;
+	return 0;
+}
+
 /*
  * Find the next raw line in the buffer, reading more as needed.  Returns 1
  * with the line and its length set (terminator excluded), 0 at a clean end, -1 on error.
@@ -175,6 +195,7 @@ next_line(struct rec_reader *r, char **line, size_t *len)
 		if (p != NULL) {
 			*line = r->buf + r->start;
 			*len = (size_t)(p - *line);
+			r->last = r->base + (off_t)r->start;
 			r->start += *len + 1;
 			r->lineno++;
 			if (*len > REC_MAXLEN)
@@ -196,6 +217,7 @@ next_line(struct rec_reader *r, char **line, size_t *len)
 			    "(truncated input?)");
 		}
 		if (r->start > 0) {
+			r->base += (off_t)r->start;
 			memmove(r->buf, r->buf + r->start, scanned);
 			r->end = scanned;
 			r->start = 0;

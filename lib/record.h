@@ -20,6 +20,7 @@
 #ifndef OI_RECORD_H
 #define OI_RECORD_H
 
+#include <sys/types.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -54,6 +55,13 @@ int	 rec_fail(struct rec_reader *, const char *fmt, ...)
 /* Format name and major version of the last header seen, or NULL / 0. */
 const char *rec_format(const struct rec_reader *, unsigned *major);
 unsigned long rec_lineno(const struct rec_reader *);
+/* The input offset of the record last read: where its line starts,
+ * counted from where the reader started until rec_reader_seek() gives it
+ * a place in the input. */
+off_t	 rec_offset(const struct rec_reader *);
+/* Move to input offset off of a seekable input (the line there being
+ * number lineno), dropping what was read ahead; -1 with errno set. */
+int	 rec_reader_seek(struct rec_reader *, off_t off, unsigned long lineno);
 
 /* Field helpers: parse field i as a number; -1 with rec_fail() set. */
 int	 rec_u64(struct rec_reader *, const struct rec *, size_t i,

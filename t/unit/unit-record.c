@@ -245,5 +245,62 @@ main(void)
 		ok(rec_reader_open(path, 0) == NULL && errno == ENOENT,
 		    "a missing file is NULL with errno");
 	}
+	/* offsets, and reading again from one: past comments, past what was
+	 * read ahead, with the line numbers of that place */
+	{
+		static char in[] = "#format x 1\na\t1\n# note\n\nb\t2\nc\t3\n";
+		FILE *fp = fmemopen(in, sizeof(in) - 1, "r");
+		struct rec_reader *r = rec_reader_new(fp, "o", 0);
+		struct rec *rec;
+		off_t ob = -1, oc = -1;
+
+		ok(rec_read(r, &rec) == 1 && rec_offset(r) == 12, "offset of a");
+		if (rec_read(r, &rec) == 1)
+			ob = rec_offset(r);
+		ok(ob == 24 && rec_lineno(r) == 5, "offset of b, past comments");
+		if (rec_read(r, &rec) == 1)
+			oc = rec_offset(r);
+		ok(oc == 28 && rec_read(r, &rec) == 0, "offset of c, then the end");
+		ok(rec_reader_seek(r, ob, 4) == 0 && rec_read(r, &rec) == 1 &&
+		    strcmp(rec->f[0], "b") == 0 && rec_lineno(r) == 5 &&
+		    rec_offset(r) == ob, "back to b");
+		ok(rec_read(r, &rec) == 1 && strcmp(rec->f[1], "3") == 0 &&
+		    rec_read(r, &rec) == 0, "and on to the end");
+		ok(rec_reader_seek(r, oc, 5) == 0 && rec_read(r, &rec) == 1 &&
+		    strcmp(rec->f[0], "c") == 0, "to c");
+		ok(rec_fail(r, "x") == -1 && strcmp(rec_error(r), "o:6: x") == 0,
+		    "line numbers from where it went");
+		rec_reader_free(r);
+		fclose(fp);
+	}
+	/* offsets past the first buffer's worth of input, and back */
+	{
+		struct sb big = { 0 };
+		off_t off[40];
+		FILE *fp;
+		struct rec_reader *r;
+		struct rec *rec;
+		int i, good = 1;
+
+		for (i = 0; i < 40000; i++)
+			sb_printf(&big, "r\t%d\n", i);
+		fp = fmemopen(big.s, big.len, "r");
+		r = rec_reader_new(fp, "big", 0);
+		for (i = 0; i < 40000 && good; i++) {
+			good = rec_read(r, &rec) == 1 && atoi(rec->f[1]) == i;
+			if (i % 1000 == 999)
+				off[i / 1000] = rec_offset(r);
+		}
+		ok(good && big.len > 3 * 65536, "a long input read");
+		for (i = 39; i >= 0 && good; i -= 3)
+			good = rec_reader_seek(r, off[i], 1000UL * i + 999) ==
+			    0 && rec_read(r, &rec) == 1 &&
+			    atoi(rec->f[1]) == i * 1000 + 999 &&
+			    rec_lineno(r) == 1000UL * i + 1000;
+		ok(good, "every offset leads back to its record");
+		rec_reader_free(r);
+		fclose(fp);
+		sb_free(&big);
+	}
 	return done_testing();
 }
