@@ -1381,8 +1381,12 @@ apply_folder(struct folder *f)
 			goto end;
 	}
 	/* OfflineIMAP's FolderValidity: saved once, then checked */
-	if ((r = validity_read(metadata, rrepo, f->remote, &saved, &e)) == -1 ||
-	    (r == 1 && saved != f->uidvalidity)) {
+	r = validity_read(metadata, rrepo, f->remote, &saved, &e);
+	/* an empty status takes the new UIDVALIDITY (OfflineIMAP's rule;
+	 * sync-plan planned the folder only if the local side is empty) */
+	if (r == 1 && saved != f->uidvalidity && status_count(f->st) == 0)
+		r = 0;
+	if (r == -1 || (r == 1 && saved != f->uidvalidity)) {
 		char *msg = e;
 
 		if (r == 1 && asprintf(&msg, "saved UIDVALIDITY %u, the plan "
@@ -1523,6 +1527,366 @@ create_remote(const char *local, const char *remote)
 	free(why);
 }
 
+/* ---- a renumbered folder ---- */
+
+/*
+ * The server gave a folder a new UIDVALIDITY: every UID of the status
+ * and of the local file names means nothing now.  Messages are matched
+ * by Message-ID and size (as sent, CRLF), as mbsync does; when every
+ * local message with a UID matches exactly one on the server, the files
+ * are renamed to the new UIDs, the status is rewritten and the new
+ * UIDVALIDITY saved.  Otherwise nothing is changed.  Each step can be
+ * repeated: the matching looks at contents, not at UIDs.
+ */
+struct rv_msg {
+	char		*msgid;
+	uint64_t	 size;
+	uint32_t	 uid;		/* remote: the new; local: in the name */
+	char		*path;		/* local */
+	size_t		 twin;		/* matching entry + 1, 0 none */
+};
+
+struct rv_state {
+	struct rv_msg	*r, *l;
+	size_t		 nr, nl;
+	struct sb	 hdr;		/* header fields of the response */
+	uint32_t	 hmsgno;
+	const char	*dir, *fmd5;
+	char		*err;
+};
+static struct rv_state *rvs;
+
+static int
+rv_sink(void *ctx, uint32_t msgno, const char *item, uint32_t uid,
+    uint64_t total, const char *data, size_t n, int final)
+{
+	(void)ctx;
+	(void)uid;
+	(void)total;
+	(void)final;
+	if (strncmp(item, "BODY[HEADER.FIELDS", 18) != 0)
+		return 0;
+	if (rvs->hmsgno != msgno) {
+		sb_reset(&rvs->hdr);
+		rvs->hmsgno = msgno;
+	}
+	if (rvs->hdr.len + n <= 65536 && sb_add(&rvs->hdr, data, n) == -1)
+		return -1;
+	return 0;
+}
+
+static int
+rv_untagged(void *ctx, struct imap *c, const struct iresp *r)
+{
+	const struct ival *v;
+	uint32_t uid, size;
+	struct rv_msg *m;
+
+	(void)ctx;
+	(void)c;
+	if (r->name == NULL || strcmp(r->name, "FETCH") != 0 || r->args.n != 1 ||
+	    (v = ival_get(&r->args.items[0], "UID")) == NULL ||
+	    ival_u32(v, &uid) == -1 ||
+	    (v = ival_get(&r->args.items[0], "RFC822.SIZE")) == NULL ||
+	    ival_u32(v, &size) == -1)
+		return 0;
+	rvs->r = xreallocarray(rvs->r, rvs->nr + 1, sizeof(*rvs->r));
+	m = &rvs->r[rvs->nr++];
+	memset(m, 0, sizeof(*m));
+	m->uid = uid;
+	m->size = size;
+	if (rvs->hmsgno == r->number && rvs->hdr.len)
+		m->msgid = msg_header_msgid(rvs->hdr.s, rvs->hdr.len);
+	sb_reset(&rvs->hdr);
+	rvs->hmsgno = 0;
+	return 0;
+}
+
+static int
+rv_local(void *ctx, const char *sub, int dfd, const char *name, size_t len)
+{
+	struct maildir_name mn;
+	struct msgsrc src;
+	struct rv_msg *m;
+	char *path, *e;
+
+	(void)ctx;
+	(void)dfd;
+	maildir_parse_name(name, len, rvs->fmd5, mopts.winsep, &mn);
+	if (mn.uid == 0)
+		return 0;	/* new here: uploaded by a later sync */
+	if (asprintf(&path, "%s/%s/%s", rvs->dir, sub, name) == -1)
+		err(EXIT_FAIL, "asprintf");
+	if (msgsrc_open(&src, path, NULL, &e) == -1) {
+		free(rvs->err);
+		rvs->err = e;
+		free(path);
+		return -1;
+	}
+	rvs->l = xreallocarray(rvs->l, rvs->nl + 1, sizeof(*rvs->l));
+	m = &rvs->l[rvs->nl++];
+	memset(m, 0, sizeof(*m));
+	m->uid = mn.uid;
+	m->size = src.size;
+	m->msgid = src.msgid;
+	src.msgid = NULL;
+	msgsrc_close(&src);
+	free(path);
+	if (asprintf(&m->path, "%s/%s", sub, name) == -1)
+		err(EXIT_FAIL, "asprintf");
+	return 0;
+}
+
+static int
+rv_cmp(const void *a, const void *b)
+{
+	const struct rv_msg *x = a, *y = b;
+	int c = strcmp(x->msgid ? x->msgid : "", y->msgid ? y->msgid : "");
+
+	if (c)
+		return c;
+	return x->size < y->size ? -1 : x->size > y->size;
+}
+
+/* Entries of v (sorted) equal to v[i]: how many. */
+static size_t
+rv_count(const struct rv_msg *v, size_t n, const struct rv_msg *k)
+{
+	const struct rv_msg *p = bsearch(k, v, n, sizeof(*v), rv_cmp);
+	size_t c = 0, i;
+
+	if (p == NULL)
+		return 0;
+	i = (size_t)(p - v);
+	while (i > 0 && rv_cmp(&v[i - 1], k) == 0)
+		i--;
+	for (; i < n && rv_cmp(&v[i], k) == 0; i++)
+		c++;
+	return c;
+}
+
+struct rv_rows {
+	uint32_t	*uid;
+	char		**flags;
+	size_t		 n;
+};
+
+static int
+rv_row(void *ctx, uint32_t uid, const char *flags, long long mtime,
+    const char *labels)
+{
+	struct rv_rows *t = ctx;
+
+	(void)mtime;
+	(void)labels;
+	t->uid = xreallocarray(t->uid, t->n + 1, sizeof(*t->uid));
+	t->flags = xreallocarray(t->flags, t->n + 1, sizeof(*t->flags));
+	t->uid[t->n] = uid;
+	t->flags[t->n++] = xstrdup(flags ? flags : "");
+	return 0;
+}
+
+static void
+revalidate(uint32_t newv, uint32_t oldv, const char *fmd5,
+    const char *remote, const char *local, const char *spath)
+{
+	struct rv_state st = { 0 };
+	struct rv_rows rows = { 0 };
+	struct status *db = NULL;
+	struct folder f = { 0 };
+	struct imap_reply rep;
+	char *e = NULL, *why = NULL;
+	size_t i, unmatched = 0, renamed = 0, matched = 0;
+	uint32_t tag;
+	uint32_t saved;
+	int rv;
+
+	if (dry) {
+		rec_puts(&out, "would");
+		rec_puts(&out, "revalidate");
+		rec_puts(&out, remote);
+		rec_puts(&out, "match the messages by Message-ID and size");
+		rec_end(&out);
+		return;
+	}
+	rvs = &st;
+	st.fmd5 = fmd5;
+	f.remote = (char *)remote;
+	f.uidvalidity = newv;
+	if ((f.dir = maildir_folder_path(root, local, sep, &e)) == NULL) {
+		why = e;
+		goto out;
+	}
+	st.dir = f.dir;
+	/* the saved UIDVALIDITY must still be the one the plan saw */
+	if ((rv = validity_read(metadata, rrepo, remote, &saved, &e)) == -1) {
+		why = e;
+		goto out;
+	}
+	if (rv == 1 && saved == newv) {
+		why = xstrdup("already done");
+		goto out;
+	}
+	if (rv == 0 || saved != oldv) {
+		why = xstrdup("the saved UIDVALIDITY is not the plan's: plan "
+		    "again");
+		goto out;
+	}
+	if (connect_once() == -1)
+		goto out;
+	if (select_folder(&f, 0) != 0 || f.sel_uidvalidity != newv) {
+		why = xstrdup("the server's UIDVALIDITY is not the plan's");
+		goto out;
+	}
+	imap_set_untagged(im, rv_untagged, NULL);
+	imap_set_sink(im, rv_sink, NULL);
+	tag = imap_cmd(im, "UID FETCH 1:* (UID RFC822.SIZE "
+	    "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])");
+	rv = (tag == 0 || imap_wait(im, tag, &rep) == -1) ? -1 : 0;
+	imap_set_untagged(im, on_untagged, NULL);
+	imap_set_sink(im, NULL, NULL);
+	if (rv == -1) {
+		lost();
+		goto out;
+	}
+	if (rep.status != IS_OK) {
+		why = reply_text(&rep);
+		imap_reply_free(&rep);
+		goto out;
+	}
+	imap_reply_free(&rep);
+	if (maildir_each_file(f.dir, rv_local, NULL, &e) == -1) {
+		why = e ? e : st.err;
+		st.err = NULL;
+		goto out;
+	}
+	if (st.nr > 1)
+		qsort(st.r, st.nr, sizeof(*st.r), rv_cmp);
+	if (st.nl > 1)
+		qsort(st.l, st.nl, sizeof(*st.l), rv_cmp);
+	for (i = 0; i < st.nl; i++) {
+		struct rv_msg *m = &st.l[i], *p;
+
+		if (m->msgid == NULL || rv_count(st.r, st.nr, m) != 1 ||
+		    rv_count(st.l, st.nl, m) != 1) {
+			unmatched++;
+			continue;
+		}
+		p = bsearch(m, st.r, st.nr, sizeof(*st.r), rv_cmp);
+		m->twin = (size_t)(p - st.r) + 1;
+	}
+	if (unmatched) {
+		if (asprintf(&why, "%zu of %zu local messages have no "
+		    "Message-ID, or one that is not unique, or no twin of "
+		    "the same size on the server: nothing changed.  Way out: "
+		    "move the local folder away, remove its status file and "
+		    "FolderValidity, sync, compare", unmatched, st.nl) == -1)
+			err(EXIT_FAIL, "asprintf");
+		goto out;
+	}
+	/* the files first (a rerun matches them again), then the status,
+	 * then the new UIDVALIDITY */
+	for (i = 0; i < st.nl; i++) {
+		struct rv_msg *m = &st.l[i];
+		uint32_t nu = st.r[m->twin - 1].uid;
+		char *fl, *nrel;
+
+		matched++;
+		if (nu == m->uid)
+			continue;
+		fl = name_flags(m->path);
+		if (maildir_set_uid(f.dir, m->path, nu, fmd5, fl, mopts.winsep,
+		    mopts.fsync, &nrel, &e) == -1) {
+			free(fl);
+			why = e;
+			goto out;
+		}
+		free(fl);
+		free(nrel);
+		renamed++;
+		step();
+	}
+	if (status_open(&db, spath, ST_CREATE, &e) == -1) {
+		why = e;
+		goto out;
+	}
+	if (status_foreach(db, rv_row, &rows) == -1 ||
+	    status_begin(db) == -1) {
+		why = xstrdup(status_error(db));
+		goto out;
+	}
+	for (rv = 0, i = 0; rv == 0 && i < rows.n; i++)
+		rv = status_delete(db, rows.uid[i]);
+	for (i = 0; rv == 0 && i < st.nl; i++) {
+		struct rv_msg *m = &st.l[i];
+		const char *fl = NULL;
+		char *nf = NULL;
+		uint32_t *hit = rows.n ? bsearch(&m->uid, rows.uid, rows.n,
+		    sizeof(*rows.uid), cmpu32) : NULL;
+
+		/* the flags both sides agreed on, under the old UID */
+		if (hit)
+			fl = rows.flags[hit - rows.uid];
+		else
+			fl = nf = name_flags(m->path);
+		rv = status_put(db, st.r[m->twin - 1].uid, fl);
+		free(nf);
+	}
+	if (rv == -1 || status_commit(db) == -1) {
+		why = xstrdup(status_error(db));
+		status_rollback(db);
+		goto out;
+	}
+	step();
+	if (validity_write(metadata, rrepo, remote, newv, mopts.fsync, &e) ==
+	    -1) {
+		why = e;
+		goto out;
+	}
+out:
+	if (lost_conn && why == NULL)
+		why = xstrdup("connection lost");
+	rec_puts(&out, why ? "failed" : "done");
+	rec_puts(&out, "revalidate");
+	rec_puts(&out, remote);
+	if (why)
+		rec_puts(&out, why);
+	else {
+		char *d;
+
+		if (asprintf(&d, "%zu matched by Message-ID and size, %zu "
+		    "renamed; UIDVALIDITY %u saved", matched, renamed, newv) ==
+		    -1)
+			err(EXIT_FAIL, "asprintf");
+		rec_puts(&out, d);
+		free(d);
+	}
+	rec_end(&out);
+	if (why) {
+		warnx("%s: revalidate: %s", remote, why);
+		status = EXIT_FAIL;
+	}
+	free(why);
+	if (db)
+		status_close(db);
+	for (i = 0; i < rows.n; i++)
+		free(rows.flags[i]);
+	free(rows.uid);
+	free(rows.flags);
+	for (i = 0; i < st.nr; i++)
+		free(st.r[i].msgid);
+	for (i = 0; i < st.nl; i++) {
+		free(st.l[i].msgid);
+		free(st.l[i].path);
+	}
+	free(st.r);
+	free(st.l);
+	free(st.err);
+	sb_free(&st.hdr);
+	free(f.dir);
+	rvs = NULL;
+}
+
 /* ---- reading the plan ---- */
 
 static char *
@@ -1584,6 +1948,19 @@ read_plan(FILE *fp, const char *name)
 		}
 		if (strcmp(k, "create-remote") == 0 && rec->nf >= 3 && !infolder) {
 			create_remote(rec->f[1], rec->f[2]);
+			continue;
+		}
+		if (strcmp(k, "revalidate") == 0 && !infolder) {
+			unsigned long long ov;
+
+			if (rec->nf < 7 || rec_u64(r, rec, 1, &v) == -1 ||
+			    rec_u64(r, rec, 2, &ov) == -1 || v == 0 ||
+			    v > UINT32_MAX || ov == 0 || ov > UINT32_MAX ||
+			    strlen(rec->f[3]) != MD_FMD5_LEN)
+				errx(EXIT_FAIL, "%s:%lu: malformed revalidate "
+				    "record", name, rec_lineno(r));
+			revalidate((uint32_t)v, (uint32_t)ov, rec->f[3],
+			    rec->f[4], rec->f[5], rec->f[6]);
 			continue;
 		}
 		if (strcmp(k, "refuse") == 0)

@@ -466,6 +466,32 @@ plan_folder(struct rfolder *r, struct lfolder *l, int create)
 		free(e);
 		goto done;
 	}
+	/* both sides empty: the new UIDVALIDITY is simply taken
+	 * (OfflineIMAP's rule; sync-apply saves it) */
+	if (rv == 1 && saved != r->in->uidvalidity && tl.n == 0 &&
+	    (l == NULL || l->in->nmsgs == 0))
+		rv = 0;
+	if (rv == 1 && saved != r->in->uidvalidity && l != NULL) {
+		/* sync-apply matches the messages by Message-ID and size
+		 * and renumbers the local side, or changes nothing; the
+		 * folder is planned by the next run */
+		printf("# %s: UIDVALIDITY %u, saved %u: the server "
+		    "renumbered the folder; recovery by Message-ID and size\n",
+		    name, r->in->uidvalidity, saved);
+		warnx("folder \"%s\": UIDVALIDITY is %u, the saved one is %u: "
+		    "planned a recovery that matches the messages by "
+		    "Message-ID and size; nothing else in it until then",
+		    name, r->in->uidvalidity, saved);
+		rec_puts(&out, "revalidate");
+		rec_putu(&out, r->in->uidvalidity);
+		rec_putu(&out, saved);
+		rec_puts(&out, l ? l->in->fmd5 : r->fmd5);
+		rec_puts(&out, name);
+		rec_puts(&out, r->lname);
+		rec_puts(&out, spath);
+		rec_end(&out);
+		goto done;
+	}
 	if (rv == 1 && saved != r->in->uidvalidity) {
 		refusef("uidvalidity", name, "UIDVALIDITY is %u, the saved "
 		    "one (Repository-%s/FolderValidity) is %u: the server "
@@ -473,8 +499,7 @@ plan_folder(struct rfolder *r, struct lfolder *l, int create)
 		    "meant; nothing is planned (no deletions, no duplicates). "
 		    "Way out: move the local folder %s away, remove %s and the "
 		    "FolderValidity file, sync again (everything is fetched "
-		    "anew), then compare; a recovery matching messages by "
-		    "Message-ID is not there yet", r->in->uidvalidity, cf.rrepo,
+		    "anew), then compare", r->in->uidvalidity, cf.rrepo,
 		    saved, spath, lpath, spath);
 		goto done;
 	}

@@ -28,9 +28,8 @@ fail(char **err, const char *path, const char *what)
 	return -1;
 }
 
-/* The Message-ID field of a header block (unfolded), or NULL. */
-static char *
-find_msgid(const char *h, size_t n)
+char *
+msg_header_msgid(const char *h, size_t n)
 {
 	size_t i = 0;
 
@@ -137,7 +136,7 @@ msgsrc_open(struct msgsrc *m, const char *path, const char *header,
 		goto bad;
 	}
 	if (hdr.len)
-		m->msgid = find_msgid(hdr.s, hdr.len);
+		m->msgid = msg_header_msgid(hdr.s, hdr.len);
 	sb_free(&hdr);
 	if (header) {
 		if (asprintf(&m->extra, "%s\r\n", header) == -1) {

@@ -36,6 +36,10 @@ int	 msgsrc_open(struct msgsrc *, const char *path, const char *header,
 long	 msgsrc_read(void *ctx, char *buf, size_t n);
 void	 msgsrc_close(struct msgsrc *);
 
+/* The Message-ID field of a header block (unfolded, trimmed), malloc'd,
+ * or NULL if there is none. */
+char	*msg_header_msgid(const char *header, size_t len);
+
 /* crc32 of a file's bytes (for OfflineIMAP's X-OfflineIMAP value). */
 int	 msg_crc32(const char *path, uint32_t *crc);
 

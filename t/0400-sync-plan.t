@@ -245,16 +245,29 @@ test_expect_success 'duplicate local UID: skipped' '
 	grep "^# skip 1: held by several" out
 '
 
-test_expect_code 1 'guard: UIDVALIDITY changed' '
+test_expect_success 'guard: UIDVALIDITY changed: a recovery by Message-ID, nothing else' '
 	mkstatus INBOX 1:S &&
 	mkdir -p $M/Repository-R/FolderValidity &&
 	echo 6 >$M/Repository-R/FolderValidity/INBOX &&
-	printf "1 \\\\Seen\n" | remote full 1 >remote &&
-	printf "1 S\n" | local_ full >local &&
-	plan; rc=$?;
-	grep "^refuse	uidvalidity	UIDVALIDITY is 7, the saved one" out &&
-	grep "Message-ID" err && rm $M/Repository-R/FolderValidity/INBOX &&
-	exit $rc
+	printf "1 \\\\Seen\n2\n" | remote full 2 >remote &&
+	printf "1 S\n3 S\n" | local_ full >local &&
+	plan && body >actual &&
+	printf "revalidate\t7\t6\t%s\tINBOX\tINBOX\t%s\n" "$F" "$ST/INBOX" >expect &&
+	test_cmp expect actual &&
+	grep -q "^# INBOX: UIDVALIDITY 7, saved 6" out &&
+	grep -q "Message-ID and size" err &&
+	rm $M/Repository-R/FolderValidity/INBOX
+'
+
+test_expect_success 'UIDVALIDITY changed while both sides are empty: taken as it is' '
+	mkstatus INBOX &&
+	mkdir -p $M/Repository-R/FolderValidity &&
+	echo 6 >$M/Repository-R/FolderValidity/INBOX &&
+	printf "1\n" | remote full 1 >remote &&
+	: | local_ full >local &&
+	plan && body >actual &&
+	printf "fetch\t1\t\t100\n" >expect && test_cmp expect actual &&
+	rm $M/Repository-R/FolderValidity/INBOX
 '
 
 test_expect_code 1 'guard: empty local folder against a full status' '
