@@ -371,6 +371,14 @@ fetch_run(struct fetch_job *j)
 	j->err = NULL;
 	if ((r.batch = maildir_batch_new()) == NULL)
 		goto oom;
+	/* a download a killed run left in tmp/ is discarded: it is
+	 * fetched again below, whole */
+	if (maildir_clean_tmp(j->dir, j->fmd5, j->mopts->winsep, &k, &e) ==
+	    -1) {
+		j->err = e;
+		run_end(&r);
+		return 1;
+	}
 	if (maildir_each_file(j->dir, note_present, &r, &e) == -1) {
 		j->err = e ? e : strdup("cannot read the folder");
 		run_end(&r);

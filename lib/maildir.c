@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <md5.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1652,5 +1653,77 @@ out:
 	free(src);
 	free(dst);
 	sb_free(&nm);
+	return rv;
+}
+
+/* Was tmp/name left by a delivery of ours whose process is gone? */
+static int
+stale_tmp(const char *name, const char *fmd5, int winsep, time_t mtime)
+{
+	struct maildir_name mn;
+	const char *host = hostname(), *p, *h;
+	char *end;
+	size_t hl = strlen(host), i;
+	unsigned long pid;
+
+	maildir_parse_name(name, strlen(name), fmd5, winsep, &mn);
+	if (mn.fmd5 != MN_OURS || mn.uid == 0)
+		return 0;
+	/* older than 36 hours: any Maildir reader may remove it */
+	if (time(NULL) - mtime > 36 * 3600)
+		return 1;
+	/* <time>_<n>.<pid>.<host>,U=... */
+	if ((p = strchr(name, '.')) == NULL)
+		return 0;
+	pid = strtoul(p + 1, &end, 10);
+	if (end == p + 1 || *end != '.' || pid == 0 || pid > INT_MAX)
+		return 0;
+	h = end + 1;
+	for (i = 0; i < hl; i++)	/* '/' in the host name was made '-' */
+		if (h[i] != (host[i] == '/' ? '-' : host[i]))
+			return 0;
+	if (strncmp(h + hl, ",U=", 3) != 0 || (pid_t)pid == getpid())
+		return 0;
+	return kill((pid_t)pid, 0) == -1 && errno == ESRCH;
+}
+
+int
+maildir_clean_tmp(const char *dir, const char *fmd5, int winsep,
+    size_t *removed, char **err)
+{
+	struct dirent *de;
+	struct stat st;
+	char *tmp;
+	DIR *d;
+	int fd, rv = 0;
+
+	*err = NULL;
+	*removed = 0;
+	if (asprintf(&tmp, "%s/tmp", dir) == -1)
+		return fail(err, "%s: %s", dir, strerror(errno));
+	if ((d = opendir(tmp)) == NULL) {
+		rv = errno == ENOENT ? 0 : fail(err, "%s: %s", tmp,
+		    strerror(errno));
+		free(tmp);
+		return rv;
+	}
+	fd = dirfd(d);
+	while ((errno = 0, de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' ||
+		    fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+		    !S_ISREG(st.st_mode) ||
+		    !stale_tmp(de->d_name, fmd5, winsep, st.st_mtime))
+			continue;
+		if (unlinkat(fd, de->d_name, 0) == -1 && errno != ENOENT) {
+			rv = fail(err, "%s/%s: %s", tmp, de->d_name,
+			    strerror(errno));
+			break;
+		}
+		(*removed)++;
+	}
+	if (rv == 0 && errno != 0)
+		rv = fail(err, "%s: %s", tmp, strerror(errno));
+	closedir(d);
+	free(tmp);
 	return rv;
 }

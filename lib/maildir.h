@@ -229,6 +229,15 @@ int	 maildir_set_uid(const char *folderdir, const char *rel, uint32_t uid,
 	    const char *fmd5, const char *flags, int winsep, int dofsync,
 	    char **newrel, char **err);
 
+/*
+ * Remove what killed deliveries left in folderdir/tmp/: files of this
+ * folder (its FMD5 and a UID in the name) written by a process of this
+ * host that no longer runs, or older than 36 hours.  Nothing else is
+ * touched.  *removed says how many went.
+ */
+int	 maildir_clean_tmp(const char *folderdir, const char *fmd5, int winsep,
+	    size_t *removed, char **err);
+
 /* RFC 5322 Date value to Unix time, as Python's parsedate_tz and
  * mktime_tz do; -1 if it cannot be read. */
 long long maildir_parse_date(const char *, size_t);

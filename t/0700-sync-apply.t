@@ -164,6 +164,50 @@ test_expect_success 'expunge = no: the message stays on the server, marked \Dele
 	dc_adm fetch -u alice flags mailbox INBOX uid 45 | grep -q "Deleted"
 '
 
+test_expect_success 'a download a killed run left in tmp/ is discarded; other files stay' '
+	F=7e33429f656f1e6e9d79b29c3f82c57e &&
+	h=$(hostname | tr / -) &&
+	echo partial >"mail/INBOX/tmp/1700000000_0.4000000.$h,U=9999,FMD5=$F:2," &&
+	echo mine >"mail/INBOX/tmp/1700000000.foreign.host" &&
+	echo other >"mail/INBOX/tmp/1700000000_0.4000000.$h,U=9999,FMD5=0123:2," &&
+	dovecot_fill alice INBOX 1 >/dev/null &&
+	sync_run && grep -q "^done	fetch	" applied &&
+	ls mail/INBOX/tmp >left &&
+	printf "%s\n" 1700000000.foreign.host "1700000000_0.4000000.$h,U=9999,FMD5=0123:2," >want &&
+	test_cmp want left && rm mail/INBOX/tmp/*
+'
+
+# renumber FOLDER: the server gives the folder a new UIDVALIDITY and new
+# UIDs (its messages copied to a new folder that takes its name)
+renumber() {
+	dc_adm mailbox create -u alice "$1.new" &&
+	dc_adm copy -u alice "$1.new" mailbox "$1" all &&
+	dc_adm mailbox delete -u alice "$1" &&
+	dc_adm mailbox rename -u alice "$1.new" "$1"
+}
+
+test_expect_success 'a renumbered folder: matched by Message-ID and size, nothing fetched again' '
+	dc_adm expunge -u alice mailbox "Odd &Name" uid 1:3 &&
+	sync_run && ! grep -q "^failed" applied &&
+	renumber "Odd &Name" &&
+	sync_run 2>err && grep -q "^revalidate	" plan &&
+	grep -q "^done	revalidate	Odd &-Name	27 matched by Message-ID and size, 27 renamed" applied &&
+	ls "mail/Odd &-Name/new" | grep -q ",U=1,FMD5=" &&
+	sync_run && plan_actions >actions && test_cmp /dev/null actions &&
+	sides_agree && no_duplicates
+'
+
+test_expect_code 1 'a renumbered folder with a message the server lost: nothing changed' '
+	renumber "Odd &Name" &&
+	dc_adm expunge -u alice mailbox "Odd &Name" uid 5 &&
+	ls "mail/Odd &-Name/new" >names.before &&
+	sync_run
+	s=$?
+	grep -q "^failed	revalidate	Odd &-Name	1 of 27 local messages" applied &&
+	ls "mail/Odd &-Name/new" >names.after && test_cmp names.before names.after &&
+	exit $s
+'
+
 test_expect_code 1 'a plan for another account is refused' '
 	sed "s/^account	A$/account	B/" plan >plan.b &&
 	sync-apply -c rc -a A plan.b >out 2>err
