@@ -83,6 +83,14 @@ static char *account, *root, *metadata, *rrepo;
 static char sep = '.';
 static int trace, dry, doexpunge = 1, status = EXIT_OK, lost_conn;
 static unsigned long steps, stop_at;
+static volatile sig_atomic_t stopping;	/* TERM, INT, HUP: after this folder */
+
+static void
+on_stop(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
 
 /* What untagged responses tell while a command runs. */
 static struct folder *selecting;
@@ -1927,7 +1935,7 @@ read_plan(FILE *fp, const char *name)
 		err(EXIT_FAIL, "rec_reader_new");
 	if (rec_expect(r, "sync-plan", 1) == -1)
 		errx(EXIT_FAIL, "%s", rec_error(r));
-	while (!lost_conn && (rv = rec_read(r, &rec)) == 1) {
+	while (!lost_conn && !stopping && (rv = rec_read(r, &rec)) == 1) {
 		const char *k = rec->f[0];
 		unsigned long long v;
 		size_t i;
@@ -2065,6 +2073,11 @@ read_plan(FILE *fp, const char *name)
 			f.a[f.n++] = a;
 		}
 	}
+	if (stopping) {
+		warnx("stopped by a signal: the folders after the last one "
+		    "done are not applied");
+		lost_conn = EXIT_RETRY;
+	}
 	if (!lost_conn && rv == -1)
 		errx(EXIT_FAIL, "%s", rec_error(r));
 	if (infolder && !lost_conn)
@@ -2084,6 +2097,21 @@ main(int argc, char *argv[])
 	int ch, nk = 0, zflag = 0;
 
 	signal(SIGPIPE, SIG_IGN);
+	{
+		/* the first TERM, INT or HUP finishes the current folder;
+		 * a second one ends the process at once (nothing is left
+		 * half-written either way: see Crash safety) */
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_stop;
+		sa.sa_flags = SA_RESTART | SA_RESETHAND;
+		sigemptyset(&sa.sa_mask);
+		if (sigaction(SIGTERM, &sa, NULL) == -1 ||
+		    sigaction(SIGINT, &sa, NULL) == -1 ||
+		    sigaction(SIGHUP, &sa, NULL) == -1)
+			err(EXIT_FAIL, "sigaction");
+	}
 	while ((ch = getopt(argc, argv, "a:c:dhk:nz")) != -1) {
 		switch (ch) {
 		case 'a':
@@ -2116,6 +2144,8 @@ main(int argc, char *argv[])
 		usage();
 	if ((stop = getenv("OI_TEST_APPLY_STOP")) != NULL)
 		stop_at = strtoul(stop, NULL, 10);
+	/* one record per line as it happens: progress for a reader */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	rec_writer_init(&out, stdout, zflag ? REC_NUL : 0);
 	if ((cfg = config_load(path, kopts, (size_t)nk, &e)) == NULL)
 		errx(EXIT_FAIL, "%s", e ? e : "out of memory");

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "record.h"
 #include "util.h"
@@ -169,7 +170,11 @@ rec_offset(const struct rec_reader *r)
 int
 rec_reader_seek(struct rec_reader *r, off_t off, unsigned long lineno)
 {
-	if (fseeko(r->fp, off, SEEK_SET) == -1)
+	int fd = fileno(r->fp);
+
+	/* the reader reads the descriptor itself (see fill) */
+	if (fd == -1 ? fseeko(r->fp, off, SEEK_SET) == -1 :
+	    lseek(fd, off, SEEK_SET) == -1)
 		return -1;
 	r->start = r->end = 0;
 	r->eof = 0;
@@ -231,14 +236,25 @@ next_line(struct rec_reader *r, char **line, size_t *len)
 			r->buf = nb;
 			r->cap = ncap;
 		}
-		size_t n = fread(r->buf + r->end, 1, r->cap - r->end, r->fp);
-		if (n == 0) {
-			if (ferror(r->fp))
-				return rec_fail(r, "read error: %s",
-				    strerror(errno));
+		/* read(2), not fread(3): a record is handled as soon as it
+		 * arrives through a pipe, not when a buffer is full */
+		ssize_t n;
+		int fd = fileno(r->fp);
+
+		if (fd == -1) {		/* a memory stream, in the tests */
+			n = (ssize_t)fread(r->buf + r->end, 1, r->cap - r->end,
+			    r->fp);
+			if (n == 0 && ferror(r->fp))
+				n = -1;
+		} else
+			while ((n = read(fd, r->buf + r->end, r->cap -
+			    r->end)) == -1 && errno == EINTR)
+				;
+		if (n == -1)
+			return rec_fail(r, "read error: %s", strerror(errno));
+		if (n == 0)
 			r->eof = 1;
-		}
-		r->end += n;
+		r->end += (size_t)n;
 	}
 }
 

@@ -132,6 +132,27 @@ test_expect_success 'a message expunged between plan and apply is skipped' '
 	sides_agree
 '
 
+test_expect_success 'TERM: the folder being applied is finished, the rest is not, exit 75' '
+	mkdir -p mail/Later/cur mail/Later/new mail/Later/tmp &&
+	dovecot_fill alice Later 2 >/dev/null && dovecot_fill alice INBOX 2 >/dev/null &&
+	plan_now && grep -q "^folder	.*	INBOX	" plan && grep -q "^folder	.*	Later	" plan &&
+	awk "/^folder	.*	Later	/ { exit } { print }" plan >first &&
+	sed -n "/^folder	.*	Later	/,\$p" plan >rest &&
+	rm -f fifo && mkfifo fifo || return 1
+	{ sync-apply -c rc -a A fifo >out 2>err; echo $? >rc.term; } &
+	job=$!
+
+	exec 7>fifo && cat first >&7 &&
+	i=0 && while ! grep -q "^end	INBOX" out && [ $i -lt 100 ]; do
+		sleep 0.1; i=$((i + 1))
+	done &&
+	pkill -TERM -f "sync-apply -c rc -a A fifo" &&
+	sleep 0.2 && cat rest >&7; exec 7>&-; wait $job
+	test "$(cat rc.term)" = 75 && grep -q "stopped by a signal" err &&
+	! grep -q "^folder	Later" out &&
+	sync_run && grep -q "^done	fetch	" applied && sides_agree
+'
+
 proxy cutfetch --close-after 'BODY.PEEK=15' || bail_out proxy
 
 test_expect_success 'the connection cut in a FETCH: 75, what arrived is kept, a rerun completes' '
