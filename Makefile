@@ -4,8 +4,8 @@ include config.mk
 # Every build product goes under $(B); the sanitizer build uses its own.
 B = build
 
-TOOLS = fmd5-migrate imap-list imap-fetch offlineimap-config maildir-scan sync-plan sync-apply
-SCRIPTS =
+TOOLS = fmd5-migrate imap-list imap-fetch offlineimap-config maildir-scan sync-plan sync-apply offlineimap-lock imap-rmfolder
+SCRIPTS = offlineimap
 MAN1 = $(TOOLS:=.1) $(SCRIPTS:=.1)
 MAN7 = offlineimap-tools.7
 
@@ -111,3 +111,13 @@ clean:
 
 .PHONY: all tools tests fuzz check check-san bench lint install uninstall clean
 .SUFFIXES:
+
+# A demonstration on a throwaway local Dovecot: sample mail synced into a
+# Maildir, a --dry-run plan, the sync.  Installs what is missing as root
+# (or prints the apt-get command).  See share/demo.
+demo:
+	@sh share/deps check
+	@$(MAKE) --no-print-directory all
+	@sh share/demo $(CURDIR)/$(B)
+
+.PHONY: demo

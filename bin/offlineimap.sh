@@ -1,0 +1,2183 @@
+#!/bin/sh
+# offlineimap - OfflineIMAP's command, composed of the toolkit's tools.
+#
+# This driver parses OfflineIMAP's command line, reads the configuration
+# through offlineimap-config, and runs each account's sync as a pipeline of
+# tools under the account lock (offlineimap-lock):
+#
+#	imap-list -m >remote; maildir-scan -m >local
+#	sync-plan remote local >plan; sync-apply plan
+#
+# It runs the hooks, writes mbnames, loops with autorefresh, and shows what
+# happens through one of OfflineIMAP's user interfaces.  It holds no sync
+# logic: every decision about a message is the tools'.
+#
+# Processes: this shell; one UI process (awk) that reads events from a FIFO
+# and writes them in the chosen UI's format; one "lane" subshell per
+# account synced in parallel (maxsyncaccounts), each running its accounts
+# in turn, again and again with autorefresh.  Signals reach this shell,
+# which passes them on to the lanes.  Everything temporary lives in one
+# private directory, removed at exit.
+
+set -u
+VERSION='@VERSION@'
+PROG=offlineimap
+TAB=$(printf '\t')
+NL='
+'
+UIS='quiet, basic, syslog, ttyui, blinkenlights, machineui'
+
+# ---- small helpers ----
+
+warn() {
+	printf '%s: %s\n' "$PROG" "$*" >&2
+}
+
+die() {
+	warn "$*"
+	exit 1
+}
+
+# A value in single quotes, for eval.
+shq() {
+	case $1 in
+	*\'*) printf "'%s'" "$(printf '%s\n' "$1" | sed "s/'/'\\\\''/g")" ;;
+	*) printf "'%s'" "$1" ;;
+	esac
+}
+
+# The record quoting of offlineimap-tools(7), for an unusual field.
+rq() {
+	printf '%s' "$1" | LC_ALL=C awk 'BEGIN { RS = "\001\002\003" }
+	{
+		s = $0; o = "\""
+		for (i = 1; i <= length(s); i++) {
+			c = substr(s, i, 1)
+			if (c == "\\") o = o "\\\\"
+			else if (c == "\"") o = o "\\\""
+			else if (c == "\t") o = o "\\t"
+			else if (c == "\n") o = o "\\n"
+			else if (c == "\r") o = o "\\r"
+			else if (c < " " || c == "\177") o = o sprintf("\\%03o", ord[c])
+			else o = o c
+		}
+		printf "%s\"", o
+	}
+	BEGIN { for (i = 1; i < 256; i++) ord[sprintf("%c", i)] = i }'
+}
+
+usage_line() {
+	cat <<EOF
+usage: offlineimap [-1hoqsV] [--dry-run] [--info] [-a accounts] [-c file]
+                   [-d types] [-f folders] [-k [section:]option=value]
+                   [-l file] [-P dir] [-u ui] [--delete-folder name]
+                   [--migrate-fmd5-using-nametrans] [--mbnames-prune]
+EOF
+}
+
+usage_error() {
+	warn "$*"
+	usage_line >&2
+	echo "options: --version -h --help -V --dry-run --info -1 -P -a -c -d -l -s -f -k -o -q -u --delete-folder --migrate-fmd5-using-nametrans --mbnames-prune" >&2
+	exit 1
+}
+
+help() {
+	usage_line
+	cat <<'EOF'
+
+Synchronises IMAP accounts with local Maildirs, as OfflineIMAP does, with
+OfflineIMAP's configuration file and state on disk.
+
+Options:
+  --version             show the version number and exit
+  -h, --help            show this help message and exit
+  -V                    show the version and the libraries in use
+  --dry-run             show what a sync would do (the plan); change nothing
+  --info                show the accounts, repositories and servers; no sync
+  -1                    one account and one connection at a time
+  -P DIR                profile: per-step timings of each tool into DIR
+  -a account1[,account2[,...]]
+                        the accounts to sync, instead of [general] accounts
+  -c FILE               the configuration file
+  -d type1[,type2[,...]]
+                        debug output (types: imap, maildir, thread, all)
+  -l FILE               also log to FILE
+  -s                    also log to syslog
+  -f folder1[,folder2[,...]]
+                        only these folders (remote names)
+  -k [section:]option=value
+                        override a configuration option
+  -o                    run only once (ignore autorefresh)
+  -q                    quick synchronisations only
+  -u INTERFACE          the user interface (quiet, basic, syslog, ttyui,
+                        blinkenlights, machineui)
+  --delete-folder=FOLDERNAME
+                        delete a folder on the remote repository
+  --migrate-fmd5-using-nametrans
+                        migrate FMD5 hashes from versions prior to 6.3.5
+  --mbnames-prune       remove mbnames entries of accounts no longer synced
+EOF
+}
+
+# Where the tools are: beside this script if they are there, else PATH.
+case $0 in
+*/*) bindir=${0%/*} ;;
+*) bindir=$(command -v -- "$0" 2>/dev/null) && bindir=${bindir%/*} || bindir=. ;;
+esac
+# tool VAR NAME: VAR is the path of the tool NAME
+tool() {
+	if [ -x "$bindir/$2" ]; then
+		eval "$1=\$bindir/\$2"
+	else
+		eval "$1=\$2"
+	fi
+}
+tool T_CONFIG offlineimap-config
+tool T_LOCK offlineimap-lock
+tool T_LIST imap-list
+tool T_SCAN maildir-scan
+tool T_PLAN sync-plan
+tool T_APPLY sync-apply
+tool T_FMD5 fmd5-migrate
+tool T_RMFOLDER imap-rmfolder
+
+# mawk reads a pipe in big blocks unless told not to: the UI and the
+# forwarders must see each line as it comes.
+AWKI=
+case $(awk -W version 2>&1 </dev/null) in
+*mawk*) AWKI='-W interactive' ;;
+esac
+
+# ---- the command line (optparse's rules: clustered short options,
+# attached or separate arguments, long options abbreviated as long as
+# unambiguous, --opt=value; operands are accepted and ignored) ----
+
+o_accounts= o_config= o_debug= o_log= o_syslog=0 o_folders= o_once=0
+o_quick=0 o_ui= o_single=0 o_profile= o_dryrun=0 o_info=0 o_delete=
+o_delete_set=0 o_migrate=0 o_prune=0 o_help=0 o_version=0 o_V=0
+o_fset=0 o_aset=0
+kq=		# the -k overrides, quoted for eval
+argv0="$0 $*"
+
+long_opts='help version dry-run info delete-folder migrate-fmd5-using-nametrans mbnames-prune ignore-keyring update-keyring'
+
+set_opt() {	# set_opt LETTER VALUE
+	case $1 in
+	P) o_profile=$2 ;;
+	a) o_accounts=$2 o_aset=1 ;;
+	c) o_config=$2 ;;
+	d) o_debug=$2 ;;
+	l) o_log=$2 ;;
+	f) o_folders=$2 o_fset=1 ;;
+	k)
+		case $2 in
+		*=*) ;;
+		*) usage_error "-k $2: want [section:]option=value" ;;
+		esac
+		kq="$kq -k $(shq "$2")" ;;
+	u) o_ui=$2 ;;
+	esac
+}
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--)
+		shift
+		break ;;
+	--*)
+		name=${1#--} val= hasval=0
+		case $name in
+		*=*) val=${name#*=} name=${name%%=*} hasval=1 ;;
+		esac
+		match= n=0 all=
+		for o in $long_opts; do
+			if [ "$o" = "$name" ]; then
+				match=$o n=1
+				break
+			fi
+			case $o in
+			"$name"*) match=$o n=$((n + 1)) all="$all${all:+, }--$o" ;;
+			esac
+		done
+		[ $n = 0 ] && usage_error "no such option: --$name"
+		[ $n -gt 1 ] && usage_error "ambiguous option: --$name ($all?)"
+		if [ "$match" = delete-folder ]; then
+			if [ $hasval = 0 ]; then
+				[ $# -ge 2 ] || usage_error "--delete-folder option requires 1 argument"
+				shift
+				val=$1
+			fi
+			o_delete=$val o_delete_set=1
+		else
+			[ $hasval = 1 ] && usage_error "--$match option does not take a value"
+			case $match in
+			help) o_help=1 ;;
+			version) o_version=1 ;;
+			dry-run) o_dryrun=1 ;;
+			info) o_info=1 ;;
+			migrate-fmd5-using-nametrans) o_migrate=1 ;;
+			mbnames-prune) o_prune=1 ;;
+			ignore-keyring | update-keyring) ;;	# no keyring here
+			esac
+		fi
+		;;
+	-?*)
+		rest=${1#-}
+		while [ -n "$rest" ]; do
+			c=${rest%"${rest#?}"}
+			rest=${rest#?}
+			case $c in
+			P | a | c | d | l | f | k | u)
+				if [ -n "$rest" ]; then
+					set_opt "$c" "$rest"
+					rest=
+				else
+					[ $# -ge 2 ] || usage_error "-$c option requires 1 argument"
+					shift
+					set_opt "$c" "$1"
+				fi ;;
+			h) o_help=1 ;;
+			V) o_V=1 ;;
+			1) o_single=1 ;;
+			o) o_once=1 ;;
+			q) o_quick=1 ;;
+			s) o_syslog=1 ;;
+			*) usage_error "no such option: -$c" ;;
+			esac
+		done
+		;;
+	*) ;;	# operands: ignored, as OfflineIMAP does
+	esac
+	shift
+done
+
+if [ $o_help = 1 ]; then
+	help
+	exit 0
+fi
+if [ $o_version = 1 ]; then
+	echo "$VERSION"
+	exit 0
+fi
+
+# -V: the version and the libraries the tools are linked with.
+if [ $o_V = 1 ]; then
+	line="offlineimap v$VERSION"
+	libs=
+	for t in "$T_LIST" "$T_PLAN" "$T_APPLY"; do
+		b=$(command -v "$t" 2>/dev/null) && libs="$libs$NL$(ldd "$b" 2>/dev/null)"
+	done
+	for l in libtls:libtls libsqlite3:SQLite libbsd:libbsd; do
+		so=${l%%:*} label=${l#*:}
+		p=$(printf '%s\n' "$libs" | awk -v so="$so" '$1 ~ "^" so "\\." { print $3; exit }')
+		v=
+		if [ -n "$p" ]; then
+			real=$(readlink -f "$p" 2>/dev/null) || real=$p
+			if command -v dpkg-query >/dev/null 2>&1 &&
+			    pkg=$(dpkg-query -S "$real" 2>/dev/null | sed -n '1s/: .*//p') &&
+			    [ -n "$pkg" ]; then
+				v=$(dpkg-query -W -f '${Version}' "$pkg" 2>/dev/null)
+			fi
+			[ -n "$v" ] || v=${real##*/}
+		else
+			v=unknown
+		fi
+		line="$line, $label v$v"
+	done
+	echo "$line"
+	exit 0
+fi
+
+# ---- the configuration ----
+
+case $o_config in
+"~") o_config=$HOME ;;
+"~/"*) o_config=$HOME/${o_config#"~/"} ;;
+esac
+if [ -z "$o_config" ]; then
+	o_config=$("$T_CONFIG" path) || exit 1
+fi
+if [ ! -e "$o_config" ]; then
+	warn "*** Config file '$o_config' does not exist; aborting!"
+	exit 1
+fi
+
+# cfg COMMAND ARG...: offlineimap-config on the file, with the overrides.
+cfg() {
+	eval "set -- $kq \"\$@\""
+	"$T_CONFIG" -c "$o_config" "$@"
+}
+
+# Each offlineimap-config run costs a process: the options of a section
+# are read at once.
+# cfg_load PREFIX SECTION...: PREFIX_option='value' for every option set in
+# the sections (interpolated; [DEFAULT]'s included; "-" in a name is "_"),
+# earlier values of the prefix forgotten.  Fails with the message in $cerr.
+cfg_load() {
+	_p=$1
+	shift
+	eval "_old=\${${_p}__names:-}"
+	for _v in $_old; do
+		unset "${_p}_$_v"
+	done
+	if ! _c=$(cfg list "$@" 2>"$W/cfg.err.${lane:-0}"); then
+		cerr=$(cat "$W/cfg.err.${lane:-0}")
+		return 1
+	fi
+	eval "$(printf '%s\n' "$_c" | LC_ALL=C awk -F '\t' -v p="$_p" '
+	function unq(s,   o, i, c, d) {
+		if (substr(s, 1, 1) != "\"") return s
+		o = ""
+		for (i = 2; i < length(s); i++) {
+			c = substr(s, i, 1)
+			if (c != "\\") { o = o c; continue }
+			d = substr(s, ++i, 1)
+			if (d == "t") o = o "\t"
+			else if (d == "n") o = o "\n"
+			else if (d == "r") o = o "\r"
+			else if (d ~ /[0-7]/) { o = o sprintf("%c", d * 64 + substr(s, i + 1, 1) * 8 + substr(s, i + 2, 1)); i += 2 }
+			else o = o d
+		}
+		return o
+	}
+	$1 == "option" {
+		k = $3; gsub(/[^A-Za-z0-9_]/, "_", k)
+		v = unq($4); gsub(/\047/, "\047\\\047\047", v)
+		print p "_" k "=\047" v "\047"
+		names = names " " k
+	}
+	END { print p "__names=\047" names "\047" }')"
+}
+
+# cfg_get NAME...: typed values (defaults, paths expanded, booleans as
+# true/false), one per line: only for options that are set or have a
+# default.
+cfg_get() {
+	if ! cfg get "$@" 2>"$W/cfg.err.${lane:-0}"; then
+		cerr=$(cat "$W/cfg.err.${lane:-0}")
+		return 1
+	fi
+}
+
+# val PREFIX OPTION [DEFAULT]: a value cfg_load read.
+val() {
+	eval "printf '%s' \"\${$1_$2-\${3:-}}\""
+}
+
+is_true() {
+	case $1 in
+	[Tt][Rr][Uu][Ee] | [Yy][Ee][Ss] | [Oo][Nn] | 1) return 0 ;;
+	esac
+	return 1
+}
+
+# The work directory: FIFOs, listings, plans; removed at exit.
+W=$(mktemp -d "${TMPDIR:-/tmp}/offlineimap.XXXXXX") || die "cannot create a work directory"
+ui_pid=
+lane_pids=
+cleanup() {
+	# lanes still running (an error in this shell): they stop, and let
+	# the UI process see the end of its input
+	[ -n "$lane_pids" ] && kill -TERM $lane_pids 2>/dev/null
+	exec 5>&- 2>/dev/null
+	[ -n "$ui_pid" ] && wait "$ui_pid" 2>/dev/null
+	rm -rf "$W"
+}
+trap 'cleanup' EXIT
+trap 'exit 1' HUP INT PIPE TERM
+
+# [general]: what the driver needs of it, in two runs.
+if ! cfg_load g general; then
+	printf '%s\n' "$cerr" >&2
+	exit 1
+fi
+_gv=$(cfg_get general.metadata ${g_pythonfile+general.pythonfile}) || {
+	printf '%s\n' "$cerr" >&2; exit 1; }
+metadata=${_gv%%"$NL"*}
+pythonfile=
+[ -n "${g_pythonfile+x}" ] && pythonfile=${_gv#*"$NL"}
+
+# The UI: -u wins over [general] ui; the default is ttyui on a terminal,
+# basic otherwise.
+ui=$o_ui
+if [ -z "$ui" ]; then
+	ui=${g_ui:-}
+	if [ -z "$ui" ]; then
+		if [ -t 0 ] && [ -t 1 ]; then ui=ttyui; else ui=basic; fi
+	fi
+fi
+ui_warn=
+case $ui in
+*.*)
+	ui=${ui##*.}
+	ui_warn="Using old interface name, consider using one of $UIS" ;;
+esac
+case $ui in *[A-Z]*) ui=$(printf '%s' "$ui" | tr 'A-Z' 'a-z') ;; esac
+case $ui in
+quiet | basic | syslog | ttyui | machineui) ;;
+blinkenlights)
+	ui_warn="${ui_warn:+$ui_warn$NL}The blinkenlights UI is not built in: using ttyui"
+	ui=ttyui ;;
+*)
+	warn "UI '$ui' does not exist, choose one of: $UIS"
+	exit 1 ;;
+esac
+[ $o_info = 1 ] && ui=ttyui
+
+dryrun=$o_dryrun
+is_true "${g_dry_run:-no}" && dryrun=1
+
+# -d: the debug types; all but "thread" make everything sequential.
+debug=
+dwarn=
+if [ -n "$o_debug" ]; then
+	d=$(printf '%s' "$o_debug" | tr 'A-Z' 'a-z')
+	[ "$d" = all ] && d=imap,maildir,thread
+	IFS=,
+	for t in $d; do
+		t=$(printf '%s' "$t" | tr -d ' ')
+		case $t in
+		imap | maildir | thread) debug="$debug,$t" ;;
+		'') ;;
+		*) dwarn="$dwarn${dwarn:+$NL}Invalid debug type: $t" ;;
+		esac
+	done
+	unset IFS
+	debug="${debug#,},"
+	case ,$debug in
+	*,thread,*) ;;
+	*) o_single=1 ;;
+	esac
+fi
+debug_on() {
+	case ,$debug in *",$1,"*) return 0 ;; esac
+	return 1
+}
+
+if [ -n "$o_profile" ]; then
+	o_single=1
+	pwarn="Profile mode: Forcing to singlethreaded."
+	if [ -e "$o_profile" ]; then
+		pwarn="$pwarn${NL}Profile mode: Directory '$o_profile' already exists!"
+	else
+		mkdir -p "$o_profile" || die "cannot create $o_profile"
+	fi
+	case $o_profile in /*) ;; *) o_profile=$PWD/$o_profile ;; esac
+fi
+
+# ---- the UI process ----
+#
+# Events, one per line, TAB-separated, fields quoted as records are:
+#	COMMAND ACCOUNT ARG...
+# The UI process turns them into the chosen UI's lines (OfflineIMAP's
+# texts, or MachineUI's urlencoded records), the -l log file and syslog.
+
+ui_program='
+function unq(s,   o, i, c, d) {
+	if (substr(s, 1, 1) != "\"") return s
+	o = ""
+	for (i = 2; i < length(s); i++) {
+		c = substr(s, i, 1)
+		if (c != "\\") { o = o c; continue }
+		d = substr(s, ++i, 1)
+		if (d == "t") o = o "\t"
+		else if (d == "n") o = o "\n"
+		else if (d == "r") o = o "\r"
+		else if (d ~ /[0-7]/) {
+			o = o sprintf("%c", (d * 64) + (substr(s, i + 1, 1) * 8) + substr(s, i + 2, 1))
+			i += 2
+		} else o = o d
+	}
+	return o
+}
+function enc(s,   o, i, c) {
+	o = ""
+	for (i = 1; i <= length(s); i++) {
+		c = substr(s, i, 1)
+		if (c in safe) o = o c
+		else if (c == " ") o = o "+"
+		else o = o sprintf("%%%02X", ord[c])
+	}
+	return o
+}
+function now() { return strftime("%Y-%m-%d %H:%M:%S") }
+# One message: level debug, info, warn or error; cmd MachineUI command;
+# text for people ("" for none); payload for MachineUI.
+function emit(level, cmd, thread, text, payload,   line) {
+	if (ui == "machineui") {
+		if (lv[level] >= thresh) {
+			print sev[level] ":" cmd ":" enc(thread) ":" enc(payload)
+			fflush()
+		}
+	} else if (text != "" && lv[level] >= thresh) {
+		if (ui == "syslog") {
+			print text | syslog_cmd
+			fflush(syslog_cmd)
+		} else {
+			line = text
+			if (ui == "ttyui" && thread != "MainThread") {
+				if (thread != last_thread) {
+					last_thread = thread
+					line = thread ":\n " text
+				} else
+					line = " " text
+			}
+			print line
+			fflush()
+		}
+	}
+	if (text == "") return
+	if (logfile != "" && lv[level] >= logthresh) {
+		printf "%s %s: %s\n", now(), logname[level], text >> logfile
+		fflush(logfile)
+	}
+	if (also_syslog && ui != "syslog" && lv[level] >= 20) {
+		print text | syslog_cmd
+		fflush(syslog_cmd)
+	}
+}
+function info(cmd, thread, text, payload) { emit("info", cmd, thread, text, payload) }
+function athr(a) { return "Account sync " a }
+# With -1, as OfflineIMAP: no folder threads, the main thread renamed.
+function fthr(a, r) { return single ? athr(a) : "Folder " r " [acc: " a "]" }
+function seq(list,   n, u, i, j, t, o, s, e) {
+	n = split(list, u, " ")
+	for (i = 2; i <= n; i++) {	# insertion sort, numeric
+		t = u[i]
+		for (j = i - 1; j >= 1 && u[j] + 0 > t + 0; j--) u[j + 1] = u[j]
+		u[j + 1] = t
+	}
+	o = ""
+	for (i = 1; i <= n; i = j + 1) {
+		s = u[i]
+		for (j = i; j < n && u[j + 1] + 0 == u[j] + 1; j++) ;
+		o = o (o == "" ? "" : ",") (j > i ? s ":" u[j] : s)
+	}
+	return o
+}
+function ffjoin(list,   n, u, i, o) {
+	n = split(list, u, " ")
+	o = ""
+	for (i = 1; i <= n; i++) { t = u[i]; o = o (i > 1 ? "\f" : "") t }
+	return o
+}
+function count(list,   u) { return split(list, u, " ") }
+function deleting(a, uids, type, folder,   t) {
+	if (uids == "") return
+	t = (dryrun ? "[DRYRUN] " : "") "Deleting " count(uids) " messages (" seq(uids) ") in " type "[" folder "]"
+	info("deletingmessages", cur_thr[a], t, ffjoin(seq_sorted(uids)) "\n" type "\t" folder)
+}
+function seq_sorted(list,   n, u, i, j, t, o) {
+	n = split(list, u, " ")
+	for (i = 2; i <= n; i++) {
+		t = u[i]
+		for (j = i - 1; j >= 1 && u[j] + 0 > t + 0; j--) u[j + 1] = u[j]
+		u[j + 1] = t
+	}
+	o = ""
+	for (i = 1; i <= n; i++) o = o (i > 1 ? " " : "") u[i]
+	return o
+}
+# Flag changes of a folder, one line per flag, as OfflineIMAP: FROM and
+# TO of each UID were noted in fl[a, side, uid].
+function flagchanges(a, side, dest,   k, p, uid, from, to, i, c, add, del, fl, n, m, letters) {
+	delete add
+	delete del
+	for (k in flfrom) {
+		split(k, p, SUBSEP)
+		if (p[1] != a || p[2] != side) continue
+		uid = p[3]; from = flfrom[k]; to = flto[k]
+		for (i = 1; i <= length(to); i++) {
+			c = substr(to, i, 1)
+			if (index(from, c) == 0) add[c] = add[c] " " uid
+		}
+		for (i = 1; i <= length(from); i++) {
+			c = substr(from, i, 1)
+			if (index(to, c) == 0) del[c] = del[c] " " uid
+		}
+		delete flfrom[k]
+		delete flto[k]
+	}
+	letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"
+	for (i = 1; i <= length(letters); i++) {
+		c = substr(letters, i, 1)
+		if (c in add)
+			info("addingflags", cur_thr[a], "Adding flag " c " to " count(add[c]) " messages on " dest, ffjoin(seq_sorted(substr(add[c], 2))) "\n" c "\n" dest)
+	}
+	for (i = 1; i <= length(letters); i++) {
+		c = substr(letters, i, 1)
+		if (c in del)
+			info("deletingflags", cur_thr[a], "Deleting flag " c " from " count(del[c]) " messages on " dest, ffjoin(seq_sorted(substr(del[c], 2))) "\n" c "\n" dest)
+	}
+}
+# The plan of an account: what each folder will copy, and the flags of
+# each flag change (FROM and TO), read once.
+function loadplan(a, path,   line, g, folder, n, pend, k, p) {
+	for (k in ncopy) { split(k, p, SUBSEP); if (p[1] == a) delete ncopy[k] }
+	for (k in pflags) { split(k, p, SUBSEP); if (p[1] == a) delete pflags[k] }
+	for (k in ptext) { split(k, p, SUBSEP); if (p[1] == a) delete ptext[k] }
+	for (k in reval) { split(k, p, SUBSEP); if (p[1] == a) delete reval[k] }
+	folder = ""
+	pend = ""
+	while ((getline line < path) > 0) {
+		n = split(line, g, "\t")
+		if (g[1] == "folder") {
+			folder = unq(g[4])
+			ptext[a, folder] = pend
+			pend = ""
+			continue
+		}
+		if (g[1] == "end") { folder = ""; continue }
+		if (g[1] == "revalidate") reval[a, unq(g[5])] = g[2] "\t" g[3]
+		if (folder == "" && line ~ /^# / && line !~ /^# total/)
+			pend = pend line "\n"
+		if (folder != "" && line !~ /^#/)
+			ptext[a, folder] = ptext[a, folder] line "\n"
+		if (folder != "" && (g[1] == "fetch" || g[1] == "upload"))
+			ncopy[a, folder, g[1]]++
+		if (folder != "" && (g[1] == "flags-local" || g[1] == "flags-remote"))
+			pflags[a, folder, g[1], g[2]] = g[3] "\t" g[4]
+	}
+	close(path)
+}
+function apply(a,   k, kind, uid, detail, r, t, x, n) {
+	k = f[3]
+	if (k == "folder") {
+		r = f[4]
+		if (!synced_folders[a]) {
+			synced_folders[a] = 1
+			info("syncfolders", athr(a), "", rtype[a] "\n" ltype[a])
+		}
+		cur[a] = r
+		curl[a] = f[5]
+		cur_thr[a] = fthr(a, r)
+		copied[a] = 0
+		uploaded[a] = 0
+		newuid[a] = 0
+		dlocal[a] = ""
+		dremote[a] = ""
+		info("registerthread", cur_thr[a], "", a)
+		info("syncingfolder", cur_thr[a], "Syncing " r ": " rtype[a] " -> " ltype[a], rtype[a] "\n" r "\n" ltype[a] "\n" f[5] "\n")
+		if ((a, r) in nlocal) {
+			info("loadmessagelist", cur_thr[a], "", ltype[a] "\n" f[5])
+			info("messagelistloaded", cur_thr[a], "", ltype[a] "\n" f[5] "\n" nlocal[a, r])
+		}
+		if ((a, r) in nremote) {
+			info("loadmessagelist", cur_thr[a], "", rtype[a] "\n" r)
+			info("messagelistloaded", cur_thr[a], "", rtype[a] "\n" r "\n" nremote[a, r])
+		}
+		info("syncingmessages", cur_thr[a], "", rtype[a] "\n" r "\n" ltype[a] "\n" f[5] "\n")
+		if (dryrun && (a, r) in ptext) {	# the plan of the folder
+			n = split(ptext[a, r], x, "\n")
+			for (k = 1; k < n; k++) info("_display", cur_thr[a], x[k], x[k])
+		}
+		return
+	}
+	kind = f[4]; uid = f[5]; detail = f[6]
+	if (kind == "revalidate") {	# UID is the folder: renumbered on the server
+		split((a, uid) in reval ? reval[a, uid] : "?\t?", x, "\t")
+		t = "UID validity problem for folder " uid " (repo " rrepo[a] ") (saved " x[2] "; got " x[1] "): "
+		if (k == "would")
+			info("", fthr(a, uid), "[DRYRUN] " t "would match the messages by Message-ID and size", "[DRYRUN] " t "would match the messages by Message-ID and size")
+		else if (k == "done")
+			emit("warn", "validityproblem", fthr(a, uid), t detail, uid "\n" rrepo[a] "\n" x[2] "\n" x[1])
+		else {
+			emit("error", "", fthr(a, uid), "ERROR: " t detail, "ERROR: " t detail)
+			errs[++nerr] = t detail
+		}
+		return
+	}
+	if (k == "done" || k == "would") {
+		r = cur[a]
+		if (kind == "create-local") {
+			t = (dryrun ? "[DRYRUN] " : "") "Creating folder " uid "[" lrepo[a] "]"
+			info("", athr(a), t, t)
+			if (!dryrun) info("_display", athr(a), "Creating new Local Status db for " lrepo[a] ":" uid, "Creating new Local Status db for " lrepo[a] ":" uid)
+		} else if (kind == "create-remote") {
+			t = (dryrun ? "[DRYRUN] " : "") "Creating folder " uid "[" rrepo[a] "]"
+			info("", athr(a), t, t)
+		} else if (kind == "fetch") {
+			if (k == "would") { wfetch[a]++; return }
+			n = ++copied[a]
+			info("copyingmessage", cur_thr[a], "Copy message UID " uid " (" n "/" (ncopy[a, r, "fetch"] + 0) ") " rrepo[a] ":" r " -> " lrepo[a] ":" curl[a], uid "\n" rtype[a] "\n" r "\n" ltype[a] "[" curl[a] "]")
+		} else if (kind == "upload") {
+			if (k == "would") { wupload[a]++; return }
+			n = ++uploaded[a]
+			if (uid == "none") uid = -(++newuid[a])
+			info("copyingmessage", cur_thr[a], "Copy message UID " uid " (" n "/" (ncopy[a, r, "upload"] + 0) ") " lrepo[a] ":" curl[a] " -> " rrepo[a] ":" r, uid "\n" ltype[a] "\n" curl[a] "\n" rtype[a] "[" r "]")
+		} else if (kind == "delete-local") {
+			dlocal[a] = dlocal[a] (dlocal[a] == "" ? "" : " ") uid
+		} else if (kind == "delete-remote") {
+			dremote[a] = dremote[a] (dremote[a] == "" ? "" : " ") uid
+		} else if (kind == "flags-local" || kind == "flags-remote") {
+			if ((a, r, kind, uid) in pflags) {
+				split(pflags[a, r, kind, uid], x, "\t")
+				flfrom[a, kind, uid] = x[1]
+				flto[a, kind, uid] = x[2]
+			}
+		}
+		return
+	}
+	if (k == "failed") {
+		t = "While syncing " cur[a] ": " kind " " uid ": " detail
+		emit("error", "", cur_thr[a], "ERROR: " t, "ERROR: " t)
+		errs[++nerr] = t
+		return
+	}
+	if (k == "skipped") {
+		t = "Skipped " kind " " uid " in " cur[a] ": " detail
+		emit("warn", "", cur_thr[a], t, t)
+		return
+	}
+	if (k == "error") {
+		t = "While syncing " f[5] ": " f[4]
+		emit("error", "", cur_thr[a], "ERROR: " t, "ERROR: " t)
+		errs[++nerr] = t
+		return
+	}
+	if (k == "end") {
+		r = cur[a]
+		if (wfetch[a] > 0)
+			info("", cur_thr[a], "[DRYRUN] Copy " wfetch[a] " messages from " r "[" rrepo[a] "] to " lrepo[a], "[DRYRUN] Copy " wfetch[a] " messages from " r "[" rrepo[a] "] to " lrepo[a])
+		deleting(a, dlocal[a], ltype[a], curl[a])
+		flagchanges(a, "flags-local", curl[a])
+		info("syncingmessages", cur_thr[a], "", ltype[a] "\n" curl[a] "\n" rtype[a] "\n" r "\n")
+		if (wupload[a] > 0)
+			info("", cur_thr[a], "[DRYRUN] Copy " wupload[a] " messages from " curl[a] "[" lrepo[a] "] to " rrepo[a], "[DRYRUN] Copy " wupload[a] " messages from " curl[a] "[" lrepo[a] "] to " rrepo[a])
+		deleting(a, dremote[a], rtype[a], r)
+		flagchanges(a, "flags-remote", r)
+		wfetch[a] = wupload[a] = 0
+		if (!single) {
+			info("threadExited", "MainThread", "", cur_thr[a])
+			info("unregisterthread", "MainThread", "", cur_thr[a])
+		}
+		cur_thr[a] = athr(a)
+	}
+}
+BEGIN {
+	FS = "\t"
+	for (i = 1; i < 256; i++) ord[sprintf("%c", i)] = i
+	s = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~"
+	for (i = 1; i <= length(s); i++) safe[substr(s, i, 1)] = 1
+	lv["debug"] = 10; lv["info"] = 20; lv["warn"] = 30; lv["error"] = 40
+	sev["debug"] = "debug"; sev["info"] = "msg"; sev["warn"] = "warn"; sev["error"] = "error"
+	logname["debug"] = "DEBUG"; logname["info"] = "INFO"; logname["warn"] = "WARNING"; logname["error"] = "ERROR"
+	thresh = ui == "quiet" ? 30 : 20
+	logthresh = 20
+	if (debug != "") thresh = logthresh = 10
+	n = split(debug, d, ",")
+	for (i = 1; i <= n; i++) if (d[i] != "") dbg[d[i]] = 1
+	dbg[""] = 1
+	last_thread = ""
+	main_thr = "MainThread"
+	nerr = 0
+	logfile = ENVIRON["OI_LOGFILE"]
+	banner = ENVIRON["OI_BANNER"]
+	syslog_cmd = "logger -t \"offlineimap[" pid "]\""
+	if (logfile != "") {
+		printf "%s INFO: offlineimap %s starting...\n  Platform: %s\n  Args: %s\n", now(), version, ENVIRON["OI_PLATFORM"], ENVIRON["OI_ARGS"] >> logfile
+		fflush(logfile)
+	}
+}
+{
+	for (i = 1; i <= NF; i++) f[i] = unq($i)
+	c = $1; a = f[2]
+	if (c == "apply") apply(a)
+	else if (c == "banner") {
+		if (ui == "machineui") {
+			print banner
+			fflush()
+			info("protocol", "MainThread", "", "7.2.0")
+			info("initbanner", "MainThread", "", banner)
+		} else
+			info("", "MainThread", banner, banner)
+	} else if (c == "info") info("", f[3], f[4], f[4])
+	else if (c == "display") info("_display", f[3], f[4], f[4])
+	else if (c == "warn") emit("warn", "", f[3], f[4], f[4])
+	else if (c == "error") {
+		emit("error", "", f[3], "ERROR: " f[4], "ERROR: " f[4])
+		errs[++nerr] = f[4]
+	} else if (c == "debug") {
+		if (f[4] in dbg) emit("debug", "", f[3], "[" f[4] "]: " f[5], "[" f[4] "]: " f[5])
+	} else if (c == "repos") {
+		rrepo[a] = f[3]; rtype[a] = f[4]; lrepo[a] = f[5]; ltype[a] = f[6]
+	} else if (c == "register") {
+		info("registerthread", f[3], "", a)
+		if ("thread" in dbg) emit("debug", "", f[3], "[thread]: Register new thread \047" f[3] "\047 (account \047" a "\047)", "")
+	} else if (c == "unregister") {
+		main_thr = single ? f[3] : "MainThread"
+		if (single) next
+		info("threadExited", "MainThread", "", f[3])
+		info("unregisterthread", "MainThread", "", f[3])
+		if ("thread" in dbg) emit("debug", "", "MainThread", "[thread]: Unregister thread \047" f[3] "\047", "")
+	} else if (c == "acct") {
+		start[a] = systime()
+		info("acct", athr(a), "*** Processing account " a, a)
+	} else if (c == "acctdone") {
+		t = systime() - start[a]
+		info("acctdone", athr(a), sprintf("*** Finished account \047%s\047 in %d:%02d", a, int(t / 60), t % 60), a)
+	} else if (c == "callhook") {
+		info("callhook", athr(a), (dryrun ? "[DRYRUN] " : "") f[3], f[3])
+	} else if (c == "connecting") {
+		info("connecting", athr(a), "Establishing connection" (f[4] != "" ? " to " f[4] ":" f[5] : "") " (" f[3] ")", f[4] "\n" f[5] "\n" f[3])
+	} else if (c == "syncfolders") {
+		synced_folders[a] = 0
+	} else if (c == "plan") loadplan(a, f[3])
+	else if (c == "counts") {
+		nremote[a, f[3]] = f[4]
+		nlocal[a, f[3]] = f[5]
+	} else if (c == "skipping") {
+		if (!synced_folders[a]) {
+			synced_folders[a] = 1
+			info("syncfolders", athr(a), "", rtype[a] "\n" ltype[a])
+		}
+		t = fthr(a, f[3])
+		info("registerthread", t, "", a)
+		info("syncingfolder", t, "Syncing " f[3] ": " rtype[a] " -> " ltype[a], rtype[a] "\n" f[3] "\n" ltype[a] "\n" f[4] "\n")
+		if (f[5] != "") {
+			info("loadmessagelist", t, "", ltype[a] "\n" f[4])
+			info("messagelistloaded", t, "", ltype[a] "\n" f[4] "\n" f[5])
+		}
+		info("", t, "Skipping " f[3] " (not changed)", "Skipping " f[3] " (not changed)")
+		if (!single) {
+			info("threadExited", "MainThread", "", t)
+			info("unregisterthread", "MainThread", "", t)
+		}
+	} else if (c == "validity") {
+		t = "UID validity problem for folder " f[3] " (repo " rrepo[a] ") (saved " f[4] "; got " f[5] "); skipping it. Please see FAQ and manual on how to handle this."
+		emit("warn", "validityproblem", fthr(a, f[3]), t, f[3] "\n" rrepo[a] "\n" f[4] "\n" f[5])
+		uidval = 1
+	} else if (c == "sleeping") {
+		if (ui == "machineui") info("sleeping", athr(a), "", f[3] "\n" f[4])
+		else if (f[3] > 0 && int(f[4] / 60) != int((f[4] - f[3]) / 60)) {
+			t = sprintf("Next refresh in %.1f minutes", f[4] / 60.0)
+			emit(ui == "ttyui" ? "info" : "debug", "", athr(a), t, t)
+		}
+	} else if (c == "raw") {
+		print f[3]
+		fflush()
+	} else if (c == "terminate") {
+		if (ui != "machineui") {
+			if (nerr > 0) {
+				emit("warn", "", "MainThread", "ERROR: Exceptions occurred during the run!", "")
+				for (i = 1; i <= nerr; i++) emit("warn", "", "MainThread", "ERROR: " errs[i], "")
+			}
+			if (f[5] != "") emit("warn", "", "MainThread", f[5] "\n", "")
+			if (uidval) emit("warn", "", "MainThread", "At least one folder skipped due to UID validity problem", "")
+		}
+		info("terminate", main_thr, "", f[3] "\n" f[4] "\n" f[5])
+	}
+}'
+
+ui_start() {
+	mkfifo "$W/ui" || die "cannot create a FIFO in $W"
+	# strings reach awk through the environment: -v would read escapes
+	if [ "$ui" = ttyui ]; then exec 6>&2; else exec 6>&1; fi
+	_plat=
+	[ -n "$o_log" ] && _plat=$(uname -s 2>/dev/null | tr 'A-Z' 'a-z')
+	# shellcheck disable=SC2086
+	OI_LOGFILE=$o_log OI_ARGS=$argv0 OI_BANNER=$banner OI_PLATFORM=$_plat \
+	LC_ALL=C awk $AWKI -v ui="$ui" -v dryrun="$dryrun" -v debug="$debug" \
+	    -v also_syslog="$o_syslog" -v pid=$$ -v version="$VERSION" -v single="$o_single" \
+	    "$ui_program" <"$W/ui" >&6 &
+	ui_pid=$!
+	exec 6>&-
+	exec 5>"$W/ui"
+}
+
+# ev COMMAND ACCOUNT ARG...: one event for the UI.
+ev() {
+	_e=$1
+	shift
+	for _f; do
+		case $_f in
+		*[[:cntrl:]]* | \"*) _f=$(rq "$_f") ;;
+		esac
+		_e=$_e$TAB$_f
+	done
+	printf '%s\n' "$_e" >&5
+}
+
+banner="OfflineIMAP $VERSION (offlineimap-tools)
+  Compatible with OfflineIMAP 8: same options, configuration and state on disk"
+
+# ---- Python, for the values that are Python expressions ----
+
+# pyeval EXPR: print the value of a Python expression (after [general]
+# pythonfile), as the tools evaluate remotepasseval and the like.
+pyeval() {
+	OI_EXPR=$1 OI_PYTHONFILE=$pythonfile python3 -c '
+import os, sys
+g = {}
+pf = os.environ.get("OI_PYTHONFILE")
+if pf:
+    sys.path.insert(0, os.path.dirname(os.path.abspath(pf)))
+    with open(pf) as f:
+        exec(compile(f.read(), pf, "exec"), g)
+import re
+g.setdefault("re", re)
+v = eval(os.environ["OI_EXPR"], g)
+if callable(v):
+    v = v()
+if isinstance(v, bytes):
+    v = v.decode("utf-8")
+sys.stdout.write(str(v))'
+}
+
+have_python() {
+	command -v python3 >/dev/null 2>&1
+}
+
+# ---- mbnames (OfflineIMAP's mbnames.py): an intermediate JSON file per
+# account under <metadata>/mbnames, and the file made of all of them ----
+
+mb_enabled=0
+mb_incremental=0
+mb_init() {
+	[ $has_mbnames = 1 ] || return 0
+	if ! cfg_load mbc mbnames; then
+		ev error '' MainThread "$cerr"
+		return 1
+	fi
+	is_true "${mbc_enabled:-no}" || return 0
+	mb_enabled=1
+	is_true "${mbc_incremental:-no}" && mb_incremental=1
+	for o in filename header peritem sep footer; do
+		if [ -z "$(val mbc "$o" "")" ] && eval "[ -z \"\${mbc_$o+x}\" ]"; then
+			ev error '' MainThread "[mbnames] $o is not set: mbnames is not written"
+			mb_enabled=0
+			return 1
+		fi
+	done
+	if ! mb_file=$(cfg_get mbnames.filename); then
+		ev error '' MainThread "$cerr"
+		mb_enabled=0
+		return 1
+	fi
+	mb_peritem=$mbc_peritem
+	mb_python=0
+	for o in header sep footer; do
+		if lit=$(mb_literal "$(val mbc "$o")"); then
+			eval "mb_$o=\${lit%x}"
+		else
+			mb_python=1
+		fi
+	done
+	[ -n "${mbc_folderfilter+x}" ] && mb_python=1
+	[ -n "${mbc_sort_keyfunc+x}" ] && mb_python=1
+	if [ $mb_python = 1 ] && ! have_python; then
+		ev error '' MainThread "[mbnames] holds Python expressions (not only string literals in header, sep and footer, or a folderfilter or sort_keyfunc) and python3 is not installed: write header, sep and footer as string literals, or install python3"
+		mb_enabled=0
+		return 1
+	fi
+	return 0
+}
+
+# mb_literal TEXT: the value of a Python string literal ("..." or '...'
+# with the common escapes), or failure if TEXT is anything else.
+mb_literal() {
+	printf '%s' "$1" | LC_ALL=C awk 'BEGIN { RS = "\001\002\003" }
+	{
+		s = $0
+		sub(/^[ \t\n]+/, "", s); sub(/[ \t\n]+$/, "", s)
+		q = substr(s, 1, 1)
+		if ((q != "\"" && q != "\047") || length(s) < 2 || substr(s, length(s), 1) != q) exit 1
+		o = ""
+		for (i = 2; i < length(s); i++) {
+			c = substr(s, i, 1)
+			if (c == q) exit 1
+			if (c != "\\") { o = o c; continue }
+			d = substr(s, ++i, 1)
+			if (d == "n") o = o "\n"
+			else if (d == "t") o = o "\t"
+			else if (d == "r") o = o "\r"
+			else if (d == "\\" || d == "\"" || d == "\047") o = o d
+			else exit 1
+		}
+		printf "%sx", o
+		ok = 1
+	}
+	END { exit !ok }'
+}
+
+# mb_json ACCOUNT ROOT < folder names: the intermediate file's content,
+# as Python's json.dump writes it (ASCII, \uXXXX escapes).
+mb_json() {
+	OI_ACCT=$1 OI_ROOT=$2 LC_ALL=C awk '
+	function js(s,   o, i, c, b, cp, n, hi, lo) {
+		o = "\""
+		for (i = 1; i <= length(s); i++) {
+			c = substr(s, i, 1); b = ord[c]
+			if (c == "\"") o = o "\\\""
+			else if (c == "\\") o = o "\\\\"
+			else if (c == "\n") o = o "\\n"
+			else if (c == "\r") o = o "\\r"
+			else if (c == "\t") o = o "\\t"
+			else if (c == "\b") o = o "\\b"
+			else if (c == "\f") o = o "\\f"
+			else if (b < 32 || b == 127) o = o sprintf("\\u%04x", b)
+			else if (b < 128) o = o c
+			else {
+				if (b >= 240) { cp = b - 240; n = 3 }
+				else if (b >= 224) { cp = b - 224; n = 2 }
+				else { cp = b - 192; n = 1 }
+				while (n-- > 0) cp = cp * 64 + ord[substr(s, ++i, 1)] - 128
+				if (cp >= 65536) {
+					cp -= 65536
+					hi = 55296 + int(cp / 1024); lo = 56320 + cp % 1024
+					o = o sprintf("\\u%04x\\u%04x", hi, lo)
+				} else
+					o = o sprintf("\\u%04x", cp)
+			}
+		}
+		return o "\""
+	}
+	BEGIN {
+		for (i = 1; i < 256; i++) ord[sprintf("%c", i)] = i
+		n = 0; acct = ENVIRON["OI_ACCT"]; root = ENVIRON["OI_ROOT"]
+	}
+	{ item[++n] = "{\"accountname\": " js(acct) ", \"foldername\": " js($0) ", \"localfolders\": " js(root) "}" }
+	END {
+		printf "["
+		for (i = 1; i <= n; i++) printf "%s%s", (i > 1 ? ", " : ""), item[i]
+		printf "]"
+	}'
+}
+
+# mb_write: the mbnames file from every intermediate file.
+mb_write() {
+	[ $mb_enabled = 1 ] || return 0
+	if [ $dryrun = 1 ]; then
+		ev info '' MainThread "mbnames would write $mb_file"
+		return 0
+	fi
+	if [ $mb_python = 1 ]; then
+		if ! OI_DIR=$metadata/mbnames OI_OUT=$mb_file OI_PYTHONFILE=$pythonfile \
+		    OI_PERITEM=$mb_peritem OI_HEADER=$mbc_header \
+		    OI_SEP=$mbc_sep OI_FOOTER=$mbc_footer \
+		    OI_SORT=${mbc_sort_keyfunc:-} \
+		    python3 -c '
+import json, os, sys
+g = {}
+pf = os.environ.get("OI_PYTHONFILE")
+if pf:
+    sys.path.insert(0, os.path.dirname(os.path.abspath(pf)))
+    with open(pf) as f:
+        exec(compile(f.read(), pf, "exec"), g)
+import re
+g.setdefault("re", re)
+header = eval(os.environ["OI_HEADER"], g)
+sep = eval(os.environ["OI_SEP"], g)
+footer = eval(os.environ["OI_FOOTER"], g)
+key = lambda d: (d["accountname"], d["foldername"])
+if os.environ.get("OI_SORT"):
+    key = eval(os.environ["OI_SORT"], g, {"re": re})
+items = []
+d = os.environ["OI_DIR"]
+for n in os.listdir(d):
+    p = os.path.join(d, n)
+    if os.path.isfile(p) and n.endswith(".json"):
+        with open(p, encoding="utf-8") as f:
+            items.extend(json.load(f))
+items.sort(key=key)
+items = [os.environ["OI_PERITEM"] % i for i in items]
+with open(os.environ["OI_OUT"], "w", encoding="utf-8") as f:
+    f.write(header)
+    f.write(sep.join(items))
+    f.write(footer)' 2>"$W/mb.err.${lane:-0}"; then
+			ev error '' MainThread "mbnames file $mb_file not properly written: $(cat "$W/mb.err.${lane:-0}")"
+			return 1
+		fi
+		return 0
+	fi
+	for j in "$metadata"/mbnames/*.json; do
+		[ -f "$j" ] && cat "$j" && echo
+	done | OI_PERITEM=$mb_peritem OI_HEADER=$mb_header OI_SEP=$mb_sep \
+	    OI_FOOTER=$mb_footer LC_ALL=C awk '
+	# The JSON of the intermediate files: lists of objects of strings.
+	function utf8(cp) {
+		if (cp < 128) return sprintf("%c", cp)
+		if (cp < 2048) return sprintf("%c%c", 192 + int(cp / 64), 128 + cp % 64)
+		if (cp < 65536) return sprintf("%c%c%c", 224 + int(cp / 4096), 128 + int(cp / 64) % 64, 128 + cp % 64)
+		return sprintf("%c%c%c%c", 240 + int(cp / 262144), 128 + int(cp / 4096) % 64, 128 + int(cp / 64) % 64, 128 + cp % 64)
+	}
+	function hex(s,   i, v) {
+		v = 0
+		for (i = 1; i <= length(s); i++) v = v * 16 + index("0123456789abcdef", tolower(substr(s, i, 1))) - 1
+		return v
+	}
+	BEGIN {
+		RS = "\001\002\003"; n = 0
+		peritem = ENVIRON["OI_PERITEM"]; header = ENVIRON["OI_HEADER"]
+		sep = ENVIRON["OI_SEP"]; footer = ENVIRON["OI_FOOTER"]
+	}
+	{
+		s = $0; i = 1; L = length(s); key = ""; obj = 0
+		while (i <= L) {
+			c = substr(s, i, 1)
+			if (c == "{") { obj = ++n; i++; continue }
+			if (c != "\"") { i++; continue }
+			o = ""
+			for (i++; i <= L; i++) {
+				c = substr(s, i, 1)
+				if (c == "\"") break
+				if (c != "\\") { o = o c; continue }
+				d = substr(s, ++i, 1)
+				if (d == "u") {
+					cp = hex(substr(s, i + 1, 4)); i += 4
+					if (cp >= 55296 && cp < 56320 && substr(s, i + 1, 2) == "\\u") {
+						cp = 65536 + (cp - 55296) * 1024 + hex(substr(s, i + 3, 4)) - 56320
+						i += 6
+					}
+					o = o utf8(cp)
+				} else if (d == "n") o = o "\n"
+				else if (d == "t") o = o "\t"
+				else if (d == "r") o = o "\r"
+				else if (d == "b") o = o "\b"
+				else if (d == "f") o = o "\f"
+				else o = o d
+			}
+			i++
+			while (substr(s, i, 1) == " ") i++
+			if (substr(s, i, 1) == ":") key = o
+			else if (obj) val[obj, key] = o
+		}
+	}
+	END {
+		for (k = 1; k <= n; k++) idx[k] = k
+		for (k = 2; k <= n; k++) {	# sort by (accountname, foldername)
+			t = idx[k]
+			for (j = k - 1; j >= 1 && later(idx[j], t); j--) idx[j + 1] = idx[j]
+			idx[j + 1] = t
+		}
+		printf "%s", header
+		for (k = 1; k <= n; k++) printf "%s%s", (k > 1 ? sep : ""), item(idx[k])
+		printf "%s", footer
+	}
+	function later(x, y) {
+		if (val[x, "accountname"] != val[y, "accountname"])
+			return val[x, "accountname"] > val[y, "accountname"]
+		return val[x, "foldername"] > val[y, "foldername"]
+	}
+	# Python % formatting with a dict, for %(key)s and %%.
+	function item(k,   o, p, i, c, j, name) {
+		o = ""; p = peritem
+		for (i = 1; i <= length(p); i++) {
+			c = substr(p, i, 1)
+			if (c != "%") { o = o c; continue }
+			if (substr(p, i + 1, 1) == "%") { o = o "%"; i++; continue }
+			if (substr(p, i + 1, 1) == "(" && (j = index(substr(p, i + 2), ")s")) > 0) {
+				name = substr(p, i + 2, j - 1)
+				o = o val[k, name]
+				i += j + 2
+				continue
+			}
+			o = o c
+		}
+		return o
+	}' >"$W/mb.out.${lane:-0}" && cat "$W/mb.out.${lane:-0}" >"$mb_file" ||
+		{ ev error '' MainThread "mbnames file $mb_file not properly written"; return 1; }
+}
+
+# mb_account ACCOUNT ROOT FOLDERS-FILE: the intermediate file of an account.
+mb_account() {
+	[ $mb_enabled = 1 ] || return 0
+	_path=$metadata/mbnames/$1.json
+	if [ $dryrun = 1 ]; then
+		ev info "$1" "Account sync $1" "mbnames would write $_path"
+		return 0
+	fi
+	_list=$3
+	if [ -n "${mbc_folderfilter:-}" ]; then
+		if ! OI_FF=$mbc_folderfilter OI_ACCT=$1 OI_PYTHONFILE=$pythonfile python3 -c '
+import os, sys
+g = {}
+pf = os.environ.get("OI_PYTHONFILE")
+if pf:
+    sys.path.insert(0, os.path.dirname(os.path.abspath(pf)))
+    with open(pf) as f:
+        exec(compile(f.read(), pf, "exec"), g)
+import re
+g.setdefault("re", re)
+ff = eval(os.environ["OI_FF"], g, {"re": re})
+a = os.environ["OI_ACCT"]
+for n in sys.stdin.buffer.read().decode("utf-8", "surrogateescape").split("\n")[:-1]:
+    if ff(a, n):
+        sys.stdout.buffer.write(n.encode("utf-8", "surrogateescape") + b"\n")' <"$_list" >"$_list.ff"; then
+			ev error "$1" "Account sync $1" "[mbnames] folderfilter failed"
+			return 1
+		fi
+		_list=$_list.ff
+	fi
+	mkdir -p "$metadata/mbnames" &&
+	mb_json "$1" "$2" <"$_list" >"$_path.tmp" && mv "$_path.tmp" "$_path" ||
+		{ ev error "$1" "Account sync $1" "intermediate mbnames file $_path not properly written"; return 1; }
+	[ $mb_incremental = 1 ] && mb_write
+	return 0
+}
+
+# mb_folders PLAN: the local names of the plan's folders, in its order:
+# those it syncs, and those skipped (-q) or refused, whose local name is
+# the remote one through the remote nametrans, the server's delimiter made
+# the local sep.
+mb_folders() {
+	LC_ALL=C awk -F '\t' '
+	function unq(s,   o, i, c, d) {
+		if (substr(s, 1, 1) != "\"") return s
+		o = ""
+		for (i = 2; i < length(s); i++) {
+			c = substr(s, i, 1)
+			if (c != "\\") { o = o c; continue }
+			d = substr(s, ++i, 1)
+			if (d == "t") o = o "\t"
+			else if (d == "n") o = o "\n"
+			else if (d == "r") o = o "\r"
+			else if (d ~ /[0-7]/) { o = o sprintf("%c", d * 64 + substr(s, i + 1, 1) * 8 + substr(s, i + 2, 1)); i += 2 }
+			else o = o d
+		}
+		return o
+	}
+	FILENAME == ARGV[1] && $1 == "mailbox" { delim[unq($8)] = $7 }
+	FILENAME == ARGV[2] {
+		if ($1 == "folder") print "L\t" unq($5)
+		else if ($1 == "revalidate") print "L\t" unq($6)
+		else if ($1 == "refuse") { n = unq($4); print "R\t" n "\t" delim[n] }
+		else if ($0 ~ /^# .*: skipped by -q/) {
+			n = substr($0, 3); sub(/: skipped by -q.*/, "", n)
+			print "R\t" n "\t" delim[n]
+		}
+	}' "$d/remote" "$1" >"$d/mb.kinds" || return 1
+	grep "^R$TAB" "$d/mb.kinds" | cut -f2 >"$d/mb.remote"
+	_lsep=.
+	if [ -s "$d/mb.remote" ]; then
+		_lsep=${lr_sep:-.}
+		if [ -n "${rr_nametrans:-}" ]; then
+			if ! have_python; then
+				ev warn "$acct" "$thr" "mbnames: the remote nametrans needs python3: folders skipped or refused are left out"
+				: >"$d/mb.remote"
+			elif ! OI_NT=$rr_nametrans OI_PYTHONFILE=$pythonfile python3 -c '
+import os, sys
+g = {}
+pf = os.environ.get("OI_PYTHONFILE")
+if pf:
+    sys.path.insert(0, os.path.dirname(os.path.abspath(pf)))
+    with open(pf) as f:
+        exec(compile(f.read(), pf, "exec"), g)
+import re
+g.setdefault("re", re)
+nt = eval(os.environ["OI_NT"], g)
+for n in sys.stdin.buffer.read().decode("utf-8", "surrogateescape").split("\n")[:-1]:
+    sys.stdout.buffer.write(nt(n).encode("utf-8", "surrogateescape") + b"\n")' \
+			    <"$d/mb.remote" >"$d/mb.visible"; then
+				return 1
+			fi
+		else
+			cp "$d/mb.remote" "$d/mb.visible"
+		fi
+	fi
+	: >>"$d/mb.visible"
+	OI_LSEP=$_lsep LC_ALL=C awk -F '\t' '
+	FILENAME == ARGV[1] { vis[++nv] = $0; next }
+	$1 == "L" { print $2; next }
+	$1 == "R" {
+		v = vis[++k]; dl = $3; o = ""
+		for (i = 1; i <= length(v); i++) {
+			c = substr(v, i, 1)
+			o = o (c == dl ? ENVIRON["OI_LSEP"] : c)
+		}
+		print o
+	}' "$d/mb.visible" "$d/mb.kinds" | awk '!seen[$0]++'
+	rm -f "$d/mb.visible"
+}
+
+# ---- running tools ----
+
+tool_pid=
+nowsecs() {
+	date +%s.%N 2>/dev/null | sed 's/\.N$//; s/\.\([0-9]\{3\}\).*/.\1/'
+}
+
+# wait_pid PID: its exit status.  A signal this shell traps ends a wait
+# early (and dash's wait may return early once more after the trap ran):
+# wait again while the process is there, or not yet reaped.
+wait_pid() {
+	while :; do
+		# (dash says "Terminated" of a child a signal ended)
+		wait "$1" 2>/dev/null
+		_w=$?
+		if [ $_w -gt 128 ] && kill -0 "$1" 2>/dev/null; then
+			continue
+		fi
+		return $_w
+	done
+}
+
+# run OUT ERR TOOL ARG...: the tool in the background (so that signals
+# reach this shell at once), its output in OUT and ERR.
+run() {
+	_out=$1 _err=$2
+	shift 2
+	[ -n "$o_profile" ] && _t0=$(nowsecs)
+	[ -n "$debug" ] && ev debug "$acct" "$thr" '' "running: $*"
+	tool_name=${1##*/}
+	echo "account $acct: $tool_name" >"$W/state.$lane"
+	_fwd=
+	case ${1##*/} in
+	imap-list | sync-apply | imap-rmfolder)
+		if debug_on imap; then
+			# the protocol trace, live, as debug messages
+			rm -f "$_err.fifo"
+			mkfifo "$_err.fifo"
+			# shellcheck disable=SC2086
+			OI_ACCT=$acct OI_THR=$thr OI_ERR=$_err LC_ALL=C awk $AWKI '
+			function q(s) { return s ~ /[\001-\037\177]/ || s ~ /^"/ ? "-" : s }
+			/^[CS]: / {
+				print "debug\t" q(ENVIRON["OI_ACCT"]) "\t" q(ENVIRON["OI_THR"]) "\timap\t" (/[\001-\037\177]/ || /^"/ ? "(unprintable)" : $0)
+				fflush(); next
+			}
+			{ print > ENVIRON["OI_ERR"] }' <"$_err.fifo" >&5 4>&- &
+			_fwd=$!
+			_err=$_err.fifo
+		fi ;;
+	esac
+	"$@" >"$_out" 2>"$_err" </dev/null 4>&- 5>&- &
+	tool_pid=$!
+	wait_pid $tool_pid
+	_rc=$?
+	tool_pid= tool_name=
+	if [ -n "$_fwd" ]; then
+		wait $_fwd
+		rm -f "$_err"
+	fi
+	echo "account $acct: between steps" >"$W/state.$lane"
+	if [ -n "$o_profile" ]; then
+		printf '%s\t%s\t%s\t%s\n' "${1##*/}" "$_t0" "$(nowsecs)" "$_rc" >>"$prof_file"
+	fi
+	[ -n "$debug" ] && ev debug "$acct" "$thr" '' "${1##*/} exited with $_rc"
+	return $_rc
+}
+
+# tool_errors FILE LEVEL: a tool's messages as warnings or errors.
+tool_errors() {
+	[ -s "$1" ] || return 0
+	while IFS= read -r _l; do
+		ev "$2" "$acct" "$thr" "$_l"
+	done <"$1"
+}
+
+# ---- one account ----
+
+# hook NAME COMMAND: run a hook as OfflineIMAP does, output reported.
+hook() {
+	[ -n "$2" ] || return 0
+	[ $abort_now = 1 ] && return 0
+	ev callhook "$acct" "Calling hook: $2"
+	[ $dryrun = 1 ] && return 0
+	echo "account $acct: $1" >"$W/state.$lane"
+	OFFLINEIMAPSYNCMODE=$syncmode sh -c "$2" </dev/null >"$d/hook.out" 2>"$d/hook.err" 4>&- 5>&- &
+	_hp=$!
+	wait_pid $_hp
+	_hrc=$?
+	# the outputs whole, trailing newlines kept
+	_ho=$(cat "$d/hook.out"; echo x)
+	_he=$(cat "$d/hook.err"; echo x)
+	ev callhook "$acct" "Hook stdout: ${_ho%x}${NL}Hook stderr:${_he%x}$NL"
+	ev callhook "$acct" "Hook return code: $_hrc"
+}
+
+# lock_take / lock_give: the account lock, held by offlineimap-lock for as
+# long as this shell keeps fd 4 (its standard input) open.
+lock_take() {
+	[ -p "$d/lock.in" ] || mkfifo "$d/lock.in" "$d/lock.out" || return 1
+	# its lifetime is that of fd 4 alone: no signal ends it early
+	(trap '' HUP INT TERM; exec "$T_LOCK" -f "$1") <"$d/lock.in" >"$d/lock.out" 2>"$d/lock.err" 5>&- &
+	lock_pid=$!
+	exec 4>"$d/lock.in"
+	_lk=
+	read -r _lk <"$d/lock.out"
+	case $_lk in
+	locked*) return 0 ;;
+	esac
+	exec 4>&-
+	wait_pid $lock_pid
+	_lrc=$?
+	lock_pid=
+	[ $_lrc = 75 ] && return 75
+	return 1
+}
+
+lock_give() {
+	[ -n "$lock_pid" ] || return 0
+	exec 4>&-
+	wait_pid $lock_pid
+	lock_pid=
+}
+
+# The settings of the account $acct: a_* and the sections in ac_*, lr_*
+# (local repository) and rr_* (remote repository).
+acct_load() {
+	if ! cfg_load ac "Account $acct"; then
+		ev error "$acct" "$thr" "$cerr"
+		return 1
+	fi
+	a_local=${ac_localrepository:-} a_remote=${ac_remoterepository:-}
+	[ -n "$a_local" ] || { ev error "$acct" "$thr" "Account $acct: no localrepository"; return 1; }
+	[ -n "$a_remote" ] || { ev error "$acct" "$thr" "Account $acct: no remoterepository"; return 1; }
+	if ! cfg_load lr "Repository $a_local" || ! cfg_load rr "Repository $a_remote"; then
+		ev error "$acct" "$thr" "$cerr"
+		return 1
+	fi
+	a_ltype=${lr_type:-} a_rtype=${rr_type:-}
+	case $a_ltype in
+	Maildir | GmailMaildir) ;;
+	*)
+		ev error "$acct" "$thr" "Account $acct: local repository $a_local of type '$a_ltype' is not supported (Maildir and GmailMaildir are)"
+		return 1 ;;
+	esac
+	case $a_rtype in
+	IMAP | Gmail) ;;
+	*)
+		ev error "$acct" "$thr" "Account $acct: remote repository $a_remote of type '$a_rtype' is not supported (IMAP and Gmail are)"
+		return 1 ;;
+	esac
+	[ -n "${lr_localfolders+x}" ] || { ev error "$acct" "$thr" "Repository $a_local: no localfolders"; return 1; }
+	# the typed values: localfolders expanded, the default port
+	if ! _v=$(cfg_get "Repository $a_local.localfolders" "Repository $a_remote.remoteport" "Repository $a_remote.ssl"); then
+		ev error "$acct" "$thr" "$cerr"
+		return 1
+	fi
+	a_root=${_v%%"$NL"*}
+	_v=${_v#*"$NL"}
+	a_port=${_v%%"$NL"*}
+	a_ssl=${_v#*"$NL"}
+	a_host=${rr_remotehost:-}
+	[ "$a_rtype" = Gmail ] && [ -z "$a_host" ] && a_host=imap.gmail.com
+	a_tunnel=${rr_preauthtunnel:-${rr_transporttunnel:-}}
+	if [ -n "$a_tunnel" ]; then
+		a_host=tunnel a_port=$a_tunnel
+	fi
+	a_pre=${ac_presynchook:-} a_post=${ac_postsynchook:-}
+	a_newmail=${rr_newmail_hook:-}
+	a_quick=${ac_quick:-0}
+	case $a_quick in
+	'' | *[!0-9-]* | ?*-*)
+		ev error "$acct" "$thr" "Account $acct: quick = $a_quick is not a number"
+		return 1 ;;
+	esac
+	[ $o_quick = 1 ] && a_quick=-1
+	# autorefresh: minutes (a float); a sync loop when it is not 0, each
+	# sleep int(minutes * 60) seconds, as OfflineIMAP
+	a_refresh=-1
+	if [ $o_once = 0 ] && [ -n "${ac_autorefresh:-}" ]; then
+		a_refresh=$(awk -v x="$ac_autorefresh" 'BEGIN { if (x + 0 <= 0) print -1; else print int(x * 60) }')
+		case $ac_autorefresh in
+		-*) ev warn "$acct" "$thr" "autorefresh for $acct is negative, fixing it to 0." ;;
+		esac
+	fi
+	return 0
+}
+
+# One sync of an account: sets $arc (0, 1, 2, 75).
+sync_account() {
+	arc=0
+	d=$W/a$ai
+	[ -d "$d" ] || mkdir "$d"
+	ev acct "$acct"
+	if [ $dryrun = 0 ]; then
+		# as OfflineIMAP: the metadata directories 0700, the Maildir root
+		if { [ -d "$metadata" ] || mkdir -p -m 700 "$metadata"; } &&
+		    { [ -d "$metadata/Account-$acct" ] || mkdir -m 700 "$metadata/Account-$acct"; }; then
+			:
+		else
+			ev error "$acct" "$thr" "cannot create the metadata directory $metadata"
+			arc=1
+		fi
+		if [ $arc = 0 ] && [ ! -d "$a_root" ] && ! mkdir -p -m 700 "$a_root"; then
+			ev error "$acct" "$thr" "cannot create the local folders $a_root"
+			arc=1
+		fi
+	fi
+	locked=0
+	if [ $arc = 0 ] && [ -d "$metadata" ]; then
+		lock_take "$metadata/$acct.lock"
+		case $? in
+		0) locked=1 ;;
+		75)
+			ev error "$acct" "$thr" "Could not lock account $acct. Is another instance using this account?"
+			tool_errors "$d/lock.err" debug
+			arc=75 ;;
+		*)
+			ev error "$acct" "$thr" "Could not lock account $acct: $(cat "$d/lock.err")"
+			arc=1 ;;
+		esac
+	fi
+	if [ $arc = 0 ]; then
+		sync_locked
+		# stopped by a signal before the sync was done: try again later
+		[ $abort_now = 1 ] && [ $completed = 0 ] && [ $arc = 0 ] && arc=75
+	fi
+	lock_give
+	ev acctdone "$acct"
+}
+
+sync_locked() {
+	completed=0
+	# OfflineIMAP's quick counter (quick = N: N quick syncs after a full one)
+	eval "qn=\$qnum_$ai"
+	quick=0
+	if [ "$a_quick" -lt 0 ]; then
+		quick=1
+	elif [ "$a_quick" -gt 0 ]; then
+		if [ "$qn" = 0 ] || [ "$qn" -gt "$a_quick" ]; then
+			qn=1
+		else
+			qn=$((qn + 1))
+			quick=1
+		fi
+	fi
+	eval "qnum_$ai=\$qn"
+	syncmode=full
+	[ $quick = 1 ] && syncmode=quick
+
+	hook presynchook "$a_pre"
+	[ $abort_now = 1 ] && return
+
+	ev connecting "$acct" "$a_remote" "$a_host" "$a_port"
+	set --
+	if [ -n "$o_folders" ]; then
+		IFS=,
+		set -f
+		# shellcheck disable=SC2086
+		set -- $o_folders
+		set +f
+		unset IFS
+	fi
+	dflag=
+	debug_on imap && dflag=-d
+	eval "run \"\$d/remote\" \"\$d/err.list\" \"\$T_LIST\" -c \"\$o_config\" $kq $dflag -a \"\$acct\" -m \"\$@\""
+	rc=$?
+	if [ $rc != 0 ]; then
+		if [ $rc = 75 ]; then
+			tool_errors "$d/err.list" error
+			arc=75
+			return
+		fi
+		tool_errors "$d/err.list" error
+		arc=1
+		grep -q '^end	' "$d/remote" || return
+	fi
+	[ $abort_now = 1 ] && return
+
+	if [ -d "$a_root" ]; then
+		eval "run \"\$d/local\" \"\$d/err.scan\" \"\$T_SCAN\" -c \"\$o_config\" $kq -a \"\$acct\" -m"
+		rc=$?
+		if [ $rc != 0 ]; then
+			tool_errors "$d/err.scan" error
+			arc=1
+			grep -q '^#format' "$d/local" || return
+		else
+			tool_errors "$d/err.scan" warn
+		fi
+	else
+		# a dry run changes nothing, not even by creating the root
+		: >"$d/local"
+	fi
+	debug_on maildir && ev debug "$acct" "$thr" maildir "$(grep -c '^msg	' "$d/local") local messages in $(grep -c '^mailbox	' "$d/local") folders"
+	[ $abort_now = 1 ] && return
+
+	qflag=
+	[ $quick = 1 ] && qflag=-q
+	fopt=
+	[ $o_fset = 1 ] && fopt="-f $(shq "$o_folders")"
+	iter=$((iter + 1))
+	# the plan of the sync before stays: the UI may still be reading it
+	plan=$d/plan.$iter
+	rm -f "$d/plan.$((iter - 2))"
+	eval "run \"\$plan\" \"\$d/err.plan\" \"\$T_PLAN\" -c \"\$o_config\" $kq -a \"\$acct\" $qflag $fopt \"\$d/remote\" \"\$d/local\""
+	rc=$?
+	if [ $rc != 0 ] && ! grep -q '^account	' "$plan"; then
+		tool_errors "$d/err.plan" error
+		arc=1
+		return
+	fi
+	# folder counts and quick skips for the UI; refusals
+	_lsep=${lr_sep:-.}
+	[ -n "${rr_nametrans:-}" ] && _lsep=
+	qa=$acct
+	case $qa in *[[:cntrl:]]* | \"*) qa=$(rq "$qa") ;; esac
+	OI_ACCT=$qa OI_REFUSALS=$d/refusals OI_LSEP=$_lsep LC_ALL=C awk -F '\t' '
+	BEGIN { a = ENVIRON["OI_ACCT"]; lsep = ENVIRON["OI_LSEP"] }
+	# the local name of a remote one, without a nametrans
+	function lname(r,   o, i, c) {
+		if (lsep == "" || dl[r] == "") return r
+		o = ""
+		for (i = 1; i <= length(r); i++) {
+			c = substr(r, i, 1)
+			o = o (c == dl[r] ? lsep : c)
+		}
+		return o
+	}
+	FILENAME == ARGV[1] && $1 == "mailbox" { nr[$8] = $5; dl[$8] = $7 }
+	FILENAME == ARGV[2] && $1 == "mailbox" { nl[$5] = $3 }
+	FILENAME == ARGV[3] {
+		if ($1 == "folder")
+			print "counts\t" a "\t" $4 "\t" nr[$4] + 0 "\t" nl[$5] + 0
+		else if ($1 == "refuse")
+			print $2 "\t" $3 "\t" $4 > ENVIRON["OI_REFUSALS"]
+		else if ($0 ~ /^# .*: skipped by -q/) {
+			s = substr($0, 3); sub(/: skipped by -q.*/, "", s)
+			l = lname(s)
+			print "skipping\t" a "\t" s "\t" l "\t" (l in nl ? nl[l] : "")
+		}
+		fflush()
+	}' "$d/remote" "$d/local" "$plan" >&5
+	: >>"$d/refusals"
+	while IFS="$TAB" read -r x y z; do
+		case $x in
+		uidvalidity)
+			sv=$(printf '%s' "$y" | sed -n 's/.*is \([0-9]*\): the server renumbered.*/\1/p')
+			cv2=$(printf '%s' "$y" | sed -n 's/^UIDVALIDITY is \([0-9]*\).*/\1/p')
+			ev validity "$acct" "$z" "${sv:-?}" "${cv2:-?}"
+			ev debug "$acct" "$thr" '' "$z: $y"
+			[ $arc = 0 ] && arc=2 ;;
+		*)
+			ev error "$acct" "Folder $z [acc: $acct]" "$z: $y"
+			arc=1 ;;
+		esac
+	done <"$d/refusals"
+	: >"$d/refusals"
+	[ $abort_now = 1 ] && return
+
+	ev plan "$acct" "$plan"
+	ev syncfolders "$acct"
+	nflag=
+	[ $dryrun = 1 ] && nflag=-n
+	[ -p "$d/apply.fifo" ] || mkfifo "$d/apply.fifo" || { arc=1; return; }
+	# shellcheck disable=SC2086
+	OI_PRE="apply$TAB$qa" LC_ALL=C awk $AWKI -v copy="$d/applied" \
+	    'BEGIN { pre = ENVIRON["OI_PRE"] } { print pre "\t" $0; fflush(); print > copy }' \
+	    <"$d/apply.fifo" >&5 4>&- &
+	fwd_pid=$!
+	eval "run \"\$d/apply.fifo\" \"\$d/err.apply\" \"\$T_APPLY\" -c \"\$o_config\" $kq $nflag $dflag -a \"\$acct\" \"\$plan\""
+	rc=$?
+	wait $fwd_pid
+	[ $rc -gt 128 ] && [ $abort_now = 1 ] && rc=75
+	case $rc in
+	0)
+		completed=1
+		tool_errors "$d/err.apply" warn ;;
+	75)
+		tool_errors "$d/err.apply" error
+		arc=75 ;;
+	*)
+		# its failures are in its records, said again on stderr
+		grep -q '^failed	\|^error	' "$d/applied" 2>/dev/null ||
+			tool_errors "$d/err.apply" error
+		{ [ $arc = 0 ] || [ $arc = 2 ]; } && arc=1 ;;
+	esac
+
+	# mbnames: the folders of the plan in its order, those skipped or
+	# refused included (OfflineIMAP adds a folder before syncing it)
+	if [ $mb_enabled = 1 ]; then
+		mb_folders "$plan" >"$d/mbnow" || { [ $arc != 0 ] || arc=1; }
+		# in a daemon, folders of earlier syncs stay (as OfflineIMAP)
+		while IFS= read -r x; do
+			grep -qxF -- "$x" "$d/mbfolders" 2>/dev/null || printf '%s\n' "$x" >>"$d/mbfolders"
+		done <"$d/mbnow"
+		if [ -s "$d/mbfolders" ]; then
+			mb_account "$acct" "$a_root" "$d/mbfolders" || { [ $arc != 0 ] || arc=1; }
+		fi
+	fi
+
+	# newmail_hook: unseen messages were fetched into INBOX
+	: >>"$d/applied"
+	if [ -n "$a_newmail" ] && [ $dryrun = 0 ] && [ $abort_now = 0 ] &&
+	    LC_ALL=C awk -F '\t' '
+	    FILENAME == ARGV[1] && $1 == "folder" { f = $4 }
+	    FILENAME == ARGV[1] && $1 == "fetch" && f == "INBOX" && $3 !~ /S/ { unseen[$2] = 1 }
+	    FILENAME == ARGV[2] && $1 == "done" && $2 == "fetch" && ($3 in unseen) { n = 1 }
+	    END { exit !n }' "$plan" "$d/applied"; then
+		if have_python; then
+			ev debug "$acct" "$thr" '' "Calling newmail_hook"
+			if ! pyeval "$a_newmail" </dev/null >"$d/newmail.out" 2>"$d/newmail.err" 4>&- 5>&-; then
+				ev error "$acct" "$thr" "newmail_hook failed: $(cat "$d/newmail.err")"
+			fi
+		else
+			ev error "$acct" "$thr" "newmail_hook is a Python function and python3 is not installed; use postsynchook instead"
+		fi
+	fi
+
+	hook postsynchook "$a_post"
+}
+
+# ---- lanes: each runs its accounts in turn, again with autorefresh ----
+
+abort_now=0
+stop_soon=0
+skip_sleep=0
+g_err=0
+tool_name=
+completed=0
+sleep_pid=
+
+# SIGTERM (passed on by the main shell for TERM, INT and HUP): the first
+# stops sync-apply where it is safe to stop (it writes nothing half) and
+# the lane after it; the listing tools, which change nothing, finish.  A
+# second one stops whatever runs.
+# (SIGKILL: a sleep just forked may still hold this shell's handlers,
+# which would swallow a SIGTERM before it runs sleep)
+wake() {
+	[ -n "$sleep_pid" ] && kill -KILL "$sleep_pid" 2>/dev/null
+	return 0
+}
+
+on_term() {
+	wake
+	if [ $abort_now = 0 ]; then
+		abort_now=1 stop_soon=1
+		[ "$tool_name" = sync-apply ] && [ -n "$tool_pid" ] && kill -TERM "$tool_pid" 2>/dev/null
+	else
+		[ -n "$tool_pid" ] && kill -TERM "$tool_pid" 2>/dev/null
+	fi
+	return 0
+}
+
+lane() {
+	lane=$1
+	shift
+	lane_accts=$*
+	abort_now=0 stop_soon=0 skip_sleep=0
+	# each trap ends a sleep at once, even one about to start waiting
+	trap 'skip_sleep=1; wake' USR1
+	trap 'stop_soon=1; wake' USR2
+	trap 'on_term' TERM
+	trap '' INT HUP QUIT
+	echo idle >"$W/state.$lane"
+	iter=0
+	lock_pid=
+	for ai in $lane_accts; do
+		eval "acct=\$acct_$ai"
+		eval "due_$ai=0 fails_$ai=3 live_$ai=1 qnum_$ai=0 rc_$ai=0 loaded_$ai=0"
+	done
+	while :; do
+		nowt=$(date +%s)
+		next=
+		any=0
+		for ai in $lane_accts; do
+			eval "live=\$live_$ai due=\$due_$ai acct=\$acct_$ai"
+			[ "$live" = 1 ] || continue
+			thr="Account sync $acct"
+			if [ "$due" -le "$nowt" ] && [ $abort_now = 0 ]; then
+				eval "loaded=\$loaded_$ai"
+				if [ "$loaded" = 0 ]; then
+					ev register "$acct" "$thr"
+					if ! acct_load; then
+						eval "live_$ai=0 rc_$ai=1"
+						echo 1 >"$W/rc.$ai"
+						ev unregister "$acct" "$thr"
+						continue
+					fi
+					eval "loaded_$ai=1 refresh_$ai=\$a_refresh"
+					ev repos "$acct" "$a_remote" "$a_rtype" "$a_local" "$a_ltype"
+					[ -n "$o_profile" ] && prof_file=$o_profile/$(date +%Y%m%d%H%M%S)_$acct.prof
+				else
+					acct_load || { eval "live_$ai=0"; echo 1 >"$W/rc.$ai"; continue; }
+				fi
+				echo "syncing $acct" >"$W/state.$lane"
+				sync_account
+				echo "$arc" >"$W/rc.$ai"
+				eval "fails=\$fails_$ai refresh=\$refresh_$ai"
+				case $arc in
+				1 | 75) fails=$((fails - 1)) ;;
+				*) [ "$refresh" -ge 0 ] && fails=3 ;;
+				esac
+				eval "fails_$ai=$fails"
+				if [ "$refresh" -lt 0 ] || [ $fails -le 0 ] || [ $stop_soon = 1 ]; then
+					eval "live_$ai=0"
+					ev unregister "$acct" "$thr"
+					continue
+				fi
+				due=$(($(date +%s) + refresh))
+				eval "due_$ai=$due"
+			fi
+			[ $abort_now = 1 ] || [ $stop_soon = 1 ] && { eval "live_$ai=0"; ev unregister "$acct" "$thr"; continue; }
+			any=1
+			if [ -z "$next" ] || [ "$due" -lt "$next" ]; then
+				next=$due next_acct=$acct
+			fi
+		done
+		[ $any = 1 ] || break
+		# sleep until the next account is due, in slices of 10 s
+		echo "sleeping $next $next_acct" >"$W/state.$lane"
+		while :; do
+			# a signal that came during the sync counts too
+			if [ $skip_sleep = 1 ] || [ $abort_now = 1 ] || [ $stop_soon = 1 ]; then
+				break
+			fi
+			# the main shell killed (SIGKILL): no one to sync for
+			kill -0 $$ 2>/dev/null || exit 1
+			left=$((next - $(date +%s)))
+			[ $left -gt 0 ] || break
+			slice=10
+			[ $left -lt 10 ] && slice=$left
+			ev sleeping "$next_acct" "$slice" "$left"
+			sleep "$slice" 4>&- 5>&- &
+			sleep_pid=$!
+			if [ $skip_sleep = 1 ] || [ $abort_now = 1 ] || [ $stop_soon = 1 ]; then
+				wake
+				sleep_pid=
+				break
+			fi
+			wait $sleep_pid
+			wake
+			sleep_pid=
+		done
+		ev sleeping "$next_acct" 0 0
+		if [ $skip_sleep = 1 ]; then
+			skip_sleep=0
+			# a sync now, for every account, and a full one
+			for ai in $lane_accts; do
+				eval "due_$ai=0 qnum_$ai=0"
+			done
+		fi
+	done
+	echo finished >"$W/state.$lane"
+}
+
+# ---- the modes ----
+
+# The accounts to work on (-a, else [general] accounts), checked.
+sections_read() {
+	if ! cfg sections >"$W/sections" 2>"$W/cfg.err.0"; then
+		ev error '' MainThread "$(cat "$W/cfg.err.0")"
+		finish 1
+	fi
+	all=
+	has_mbnames=0
+	while IFS= read -r x; do
+		case $x in
+		"Account "*) all="$all${all:+$NL}${x#Account }" ;;
+		mbnames) has_mbnames=1 ;;
+		esac
+	done <"$W/sections"
+}
+
+accounts_init() {
+	nacct=0
+	if [ -n "$o_accounts" ]; then
+		list=$o_accounts
+	elif [ -n "${g_accounts+x}" ]; then
+		list=$g_accounts
+	else
+		ev error '' MainThread "[general] accounts is not set"
+		finish 1
+	fi
+	bad=0
+	IFS=,
+	set -f
+	for x in $list; do
+		x=${x#"${x%%[! ]*}"}	# lstrip, as OfflineIMAP
+		[ -n "$x" ] || continue
+		if case "$NL$all$NL" in *"$NL$x$NL"*) true ;; *) false ;; esac; then
+			nacct=$((nacct + 1))
+			eval "acct_$nacct=\$x"
+		else
+			ev error '' MainThread "The account '$x' does not exist"
+			bad=1
+		fi
+	done
+	set +f
+	unset IFS
+	if [ $bad = 1 ]; then
+		finish 1 '' "Valid accounts are: $(printf '%s\n' "$all" | awk 'NF { o = o (o == "" ? "" : ", ") $0 } END { print o }')"
+	fi
+	if [ $nacct = 0 ]; then
+		finish 1 '' "No accounts are defined!"
+	fi
+	return 0
+}
+
+# finish STATUS [TITLE MESSAGE]: the end of the run, through the UI.
+finish() {
+	ev terminate '' "$1" "${2:-}" "${3:-}"
+	exec 5>&-
+	wait "$ui_pid" 2>/dev/null
+	ui_pid=
+	exit "$1"
+}
+
+mode_sync() {
+	mb_init || g_err=1
+	if [ $dryrun = 0 ]; then
+		{ [ -d "$metadata" ] || mkdir -p -m 700 "$metadata"; } &&
+		    mkdir -p "$metadata/mbnames" ||
+		    { ev error '' MainThread "cannot create the metadata directory $metadata"; finish 1; }
+	fi
+	lanes=1
+	if [ $o_single = 0 ]; then
+		lanes=${g_maxsyncaccounts:-1}
+		case $lanes in '' | *[!0-9]*) lanes=1 ;; esac
+		[ "$lanes" -ge 1 ] || lanes=1
+	fi
+	[ "$lanes" -gt "$nacct" ] && lanes=$nacct
+	lane_pids=
+	nterm=0
+	trap 'pass USR1' USR1
+	trap 'ev warn "" MainThread "Terminating after this sync..."; pass USR2' USR2 ABRT
+	trap 'nterm=$((nterm + 1)); if [ $nterm = 1 ]; then ev warn "" MainThread "Preparing to shutdown after sync (this may take some time), press CTRL-C again to shutdown immediately"; else ev warn "" MainThread "Signaled twice. Aborting!"; fi; pass TERM' TERM INT HUP
+	trap 'dump_state' QUIT
+	l=1
+	while [ $l -le "$lanes" ]; do
+		members=
+		i=$l
+		while [ $i -le "$nacct" ]; do
+			members="$members $i"
+			i=$((i + lanes))
+		done
+		lane "$l" $members </dev/null &
+		lane_pids="$lane_pids $!"
+		l=$((l + 1))
+	done
+	# a signal that came before the lanes were there
+	[ $nterm -gt 0 ] && pass TERM
+	for lp in $lane_pids; do
+		wait_pid "$lp"
+	done
+	lane_pids=
+	trap '' USR1 USR2 ABRT QUIT
+	trap 'exit 1' TERM INT HUP
+	[ $nterm -ge 2 ] && { mb_write; finish 1; }
+	mb_write || g_err=1
+	st=$g_err
+	i=1
+	while [ $i -le "$nacct" ]; do
+		r=$(cat "$W/rc.$i" 2>/dev/null) || r=1
+		case $r in
+		1) st=1 ;;
+		75) [ $st = 1 ] || st=75 ;;
+		2) [ $st = 0 ] && st=2 ;;
+		esac
+		i=$((i + 1))
+	done
+	finish $st
+}
+
+pass() {
+	# shellcheck disable=SC2086
+	kill -"$1" $lane_pids 2>/dev/null
+}
+
+dump_state() {
+	l=1
+	while [ $l -le "$lanes" ]; do
+		s=$(cat "$W/state.$l" 2>/dev/null)
+		case $s in
+		"sleeping "*)
+			s=${s#sleeping }
+			s="sleeping, the next sync (account ${s#* }) in $((${s%% *} - $(date +%s))) s" ;;
+		esac
+		i=$l
+		names=
+		while [ $i -le "$nacct" ]; do
+			eval "names=\"\$names\${names:+, }\$acct_$i\""
+			i=$((i + lanes))
+		done
+		printf '%s: lane %s (%s): %s\n' "$PROG" "$l" "$names" "${s:-starting}" >&2
+		l=$((l + 1))
+	done
+}
+
+# --info: the accounts, their repositories, a connection to each server.
+mode_info() {
+	ev info '' MainThread "  offlineimap-tools: $VERSION"
+	i=1
+	while [ $i -le "$nacct" ]; do
+		eval "acct=\$acct_$i"
+		thr=MainThread
+		acct_load || { i=$((i + 1)); continue; }
+		ev display '' MainThread "Remote repository '$a_remote': type '$a_rtype'"
+		case $a_ssl in true) ssl=True ;; *) ssl=False ;; esac
+		ev display '' MainThread "Host: $a_host Port: $a_port SSL: $ssl"
+		ev display '' MainThread "Establishing connection to $a_host:$a_port ($a_remote)"
+		d=$W/a$i
+		mkdir -p "$d"
+		if eval "\"\$T_LIST\" -c \"\$o_config\" $kq -d -a \"\$acct\"" >"$d/folders" 2>"$d/trace" </dev/null; then
+			caps=$(sed -n 's/^S: [^ ]* OK \[CAPABILITY \([^]]*\)\].*/\1/p; s/^S: \* CAPABILITY //p' "$d/trace" | tail -n 1)
+			welcome=$(sed -n '1s/^S: //p' "$d/trace")
+			case " $caps " in *" ID "*) ev display '' MainThread "Server supports ID extension." ;; esac
+			ev display '' MainThread "Server welcome string: $welcome"
+			ev display '' MainThread "Server capabilities: ($caps)$NL"
+		else
+			ev display '' MainThread "Failed to connect. Reason $(grep -v '^[SC]: ' "$d/trace" | tail -n 1)"
+			: >"$d/folders"
+		fi
+		for o in folderfilter folderincludes nametrans; do
+			eval "[ -n \"\${rr_$o+x}\" ]" && ev display '' MainThread "$o= $(val rr "$o")$NL"
+		done
+		names=$(awk -F '\t' '$1 == "folder" && $3 !~ /\\Noselect/ { print $9 }' "$d/folders")
+		info_folders rr "$names"
+		ev display '' MainThread "Local repository '$a_local': type '$a_ltype'"
+		for o in folderfilter folderincludes nametrans; do
+			eval "[ -n \"\${lr_$o+x}\" ]" && ev display '' MainThread "$o= $(val lr "$o")$NL"
+		done
+		names=
+		if [ -d "$a_root" ]; then
+			names=$(eval "\"\$T_SCAN\" -c \"\$o_config\" $kq -a \"\$acct\"" 2>/dev/null </dev/null |
+			    awk -F '\t' '$1 == "folder" { print $3 }')
+		fi
+		info_folders lr "$names"
+		i=$((i + 1))
+	done
+	finish 0
+}
+
+# info_folders PREFIX NAMES: (PREFIX: rr or lr, the repository's options) "Folderlist:" with each name, its translation
+# and "(disabled)" as OfflineIMAP shows them (Python options need python3).
+info_folders() {
+	_nt=$(val "$1" nametrans) _ff=$(val "$1" folderfilter)
+	if [ -n "$2" ] && { [ -n "$_nt" ] || [ -n "$_ff" ]; } && have_python; then
+		_list=$(printf '%s\n' "$2" | OI_NT=$_nt OI_FF=$_ff OI_PYTHONFILE=$pythonfile python3 -c '
+import os, sys
+g = {}
+pf = os.environ.get("OI_PYTHONFILE")
+if pf:
+    sys.path.insert(0, os.path.dirname(os.path.abspath(pf)))
+    with open(pf) as f:
+        exec(compile(f.read(), pf, "exec"), g)
+import re
+g.setdefault("re", re)
+nt = eval(os.environ["OI_NT"], g) if os.environ["OI_NT"] else (lambda n: n)
+ff = eval(os.environ["OI_FF"], g) if os.environ["OI_FF"] else (lambda n: True)
+out = []
+for n in sys.stdin.read().split("\n")[:-1]:
+    v = nt(n)
+    s = "" if ff(n) else " (disabled)"
+    out.append((v.lower(), (" " + n if v == n else " %s -> %s" % (n, v)) + s))
+for k, line in sorted(out):
+    print(line)')
+	else
+		_list=$(printf '%s\n' "$2" | sed '/^$/d; s/^/ /' | sort -f)
+	fi
+	ev display '' MainThread "Folderlist:$NL$_list$NL"
+}
+
+# --migrate-fmd5-using-nametrans: fmd5-migrate on every account.
+mode_migrate() {
+	st=0
+	nflag=
+	[ $dryrun = 1 ] && nflag=-n
+	i=1
+	while [ $i -le "$nacct" ]; do
+		eval "acct=\$acct_$i"
+		thr="Account sync $acct"
+		d=$W/a$i
+		mkdir -p "$d"
+		eval "\"\$T_FMD5\" -c \"\$o_config\" $kq $nflag -a \"\$acct\"" >"$d/fmd5" 2>"$d/fmd5.err" </dev/null
+		rc=$?
+		acct_load || { st=1; i=$((i + 1)); continue; }
+		root=$a_root
+		while IFS="$TAB" read -r k x y z; do
+			case $k in
+			rename) ev info "$acct" "$thr" "Migrating file '$root/$x' to FMD5 '$(printf '%s' "$y" | sed -n 's/.*FMD5=\([0-9a-f]*\).*/\1/p')'" ;;
+			conflict) ev warn "$acct" "$thr" "Inconsistent FMD5: UID $x is in $y and in $z; both left alone" ;;
+			error) ev error "$acct" "$thr" "$y: $x" ;;
+			esac
+		done <"$d/fmd5"
+		[ $rc = 0 ] || { tool_errors "$d/fmd5.err" error; st=1; }
+		i=$((i + 1))
+	done
+	finish $st
+}
+
+# --mbnames-prune: drop the intermediate files of accounts no longer in
+# [general] accounts (whole names, not OfflineIMAP's substring test), then
+# write the mbnames file; with mbnames off, drop them all.
+mode_prune() {
+	mb_init || :
+	list=${g_accounts:-}
+	removed=0
+	for j in "$metadata"/mbnames/*.json; do
+		[ -f "$j" ] || continue
+		n=${j##*/}
+		n=${n%.json}
+		if [ $mb_enabled = 1 ]; then
+			keep=0
+			IFS=,
+			for x in $list; do
+				x=${x#"${x%%[! ]*}"}
+				[ "$x" = "$n" ] && keep=1
+			done
+			unset IFS
+			[ $keep = 1 ] && continue
+		fi
+		removed=1
+		if [ $dryrun = 1 ]; then
+			ev info '' MainThread "mbnames would remove $j"
+		else
+			rm -f "$j" && ev info '' MainThread "removed $j"
+		fi
+	done
+	if [ $mb_enabled = 1 ]; then
+		[ $removed = 1 ] || ev info '' MainThread "no cache file to remove"
+		mb_write
+	fi
+	finish 0
+}
+
+# --delete-folder NAME: one account; says what the folder held.
+mode_delete() {
+	if [ "$nacct" != 1 ]; then
+		ev error '' MainThread "you must supply only one account with '-a'"
+		finish 1
+	fi
+	acct=$acct_1
+	thr=MainThread
+	acct_load || finish 1
+	d=$W/a1
+	mkdir -p "$d"
+	if [ $dryrun = 1 ]; then
+		eval "\"\$T_RMFOLDER\" -c \"\$o_config\" $kq -n -a \"\$acct\" \"\$o_delete\"" >"$d/rm" 2>"$d/rm.err" </dev/null
+		rc=$?
+		n=$(awk -F '\t' '$1 == "would-delete" { print $2 }' "$d/rm")
+		[ $rc = 0 ] && ev info "$acct" "$thr" "would try to remove '$o_delete' on remote of '$acct' account ($n messages)"
+	else
+		eval "\"\$T_RMFOLDER\" -c \"\$o_config\" $kq -a \"\$acct\" \"\$o_delete\"" >"$d/rm" 2>"$d/rm.err" </dev/null
+		rc=$?
+		n=$(awk -F '\t' '$1 == "deleted" { print $2 }' "$d/rm")
+		[ $rc = 0 ] && ev info "$acct" "$thr" "Folder '$o_delete' deleted ($n messages)."
+	fi
+	if [ $rc != 0 ]; then
+		why=$(awk -F '\t' '$1 == "error" { print $2 }' "$d/rm")
+		[ -n "$why" ] || why=$(tail -n 1 "$d/rm.err")
+		ev error "$acct" "$thr" "Folder '$o_delete'[${ac_remoterepository:-}] could not be deleted. $why"
+		finish "$rc"
+	fi
+	finish 0
+}
+
+# ---- main ----
+
+ui_start
+ev banner ''
+[ -n "$ui_warn" ] && ev warn '' MainThread "$ui_warn"
+[ -n "$dwarn" ] && printf '%s\n' "$dwarn" | while IFS= read -r l; do ev warn '' MainThread "$l"; done
+[ -n "${pwarn:-}" ] && printf '%s\n' "$pwarn" | while IFS= read -r l; do ev warn '' MainThread "$l"; done
+if [ -n "$debug" ] && [ $o_single = 1 ]; then
+	case ,$debug in *,thread,*) ;; *) ev display '' MainThread "Debug mode: Forcing to singlethreaded." ;; esac
+fi
+sections_read
+# --mbnames-prune is the one mode that does not check the accounts
+[ $o_info = 0 ] && [ $o_migrate = 0 ] && [ $o_prune = 1 ] && mode_prune
+accounts_init
+if [ $o_info = 1 ]; then
+	mode_info
+elif [ $o_migrate = 1 ]; then
+	mode_migrate
+elif [ $o_prune = 1 ]; then
+	mode_prune
+elif [ $o_delete_set = 1 ]; then
+	mode_delete
+else
+	mode_sync
+fi
