@@ -303,6 +303,28 @@ if [ ! -e "$o_config" ]; then
 	exit 1
 fi
 
+# The field unquoting of offlineimap-tools(7), for the awk programs below
+# that read records.
+awk_unq='
+function unq(s,   o, i, c, d) {
+	if (substr(s, 1, 1) != "\"") return s
+	o = ""
+	for (i = 2; i < length(s); i++) {
+		c = substr(s, i, 1)
+		if (c != "\\") { o = o c; continue }
+		d = substr(s, ++i, 1)
+		if (d == "t") o = o "\t"
+		else if (d == "n") o = o "\n"
+		else if (d == "r") o = o "\r"
+		else if (d ~ /[0-7]/) {
+			o = o sprintf("%c", (d * 64) + (substr(s, i + 1, 1) * 8) + substr(s, i + 2, 1))
+			i += 2
+		} else o = o d
+	}
+	return o
+}
+'
+
 # cfg COMMAND ARG...: offlineimap-config on the file, with the overrides.
 cfg() {
 	eval "set -- $kq \"\$@\""
@@ -325,22 +347,7 @@ cfg_load() {
 		cerr=$(cat "$W/cfg.err.${lane:-0}")
 		return 1
 	fi
-	eval "$(printf '%s\n' "$_c" | LC_ALL=C awk -F '\t' -v p="$_p" '
-	function unq(s,   o, i, c, d) {
-		if (substr(s, 1, 1) != "\"") return s
-		o = ""
-		for (i = 2; i < length(s); i++) {
-			c = substr(s, i, 1)
-			if (c != "\\") { o = o c; continue }
-			d = substr(s, ++i, 1)
-			if (d == "t") o = o "\t"
-			else if (d == "n") o = o "\n"
-			else if (d == "r") o = o "\r"
-			else if (d ~ /[0-7]/) { o = o sprintf("%c", d * 64 + substr(s, i + 1, 1) * 8 + substr(s, i + 2, 1)); i += 2 }
-			else o = o d
-		}
-		return o
-	}
+	eval "$(printf '%s\n' "$_c" | LC_ALL=C awk -F '\t' -v p="$_p" "$awk_unq"'
 	$1 == "option" {
 		k = $3; gsub(/[^A-Za-z0-9_]/, "_", k)
 		v = unq($4); gsub(/\047/, "\047\\\047\047", v)
@@ -473,24 +480,7 @@ fi
 # The UI process turns them into the chosen UI's lines (OfflineIMAP's
 # texts, or MachineUI's urlencoded records), the -l log file and syslog.
 
-ui_program='
-function unq(s,   o, i, c, d) {
-	if (substr(s, 1, 1) != "\"") return s
-	o = ""
-	for (i = 2; i < length(s); i++) {
-		c = substr(s, i, 1)
-		if (c != "\\") { o = o c; continue }
-		d = substr(s, ++i, 1)
-		if (d == "t") o = o "\t"
-		else if (d == "n") o = o "\n"
-		else if (d == "r") o = o "\r"
-		else if (d ~ /[0-7]/) {
-			o = o sprintf("%c", (d * 64) + (substr(s, i + 1, 1) * 8) + substr(s, i + 2, 1))
-			i += 2
-		} else o = o d
-	}
-	return o
-}
+ui_program="$awk_unq"'
 function enc(s,   o, i, c) {
 	o = ""
 	for (i = 1; i <= length(s); i++) {
@@ -1222,22 +1212,7 @@ for n in sys.stdin.buffer.read().decode("utf-8", "surrogateescape").split("\n")[
 # the remote one through the remote nametrans, the server's delimiter made
 # the local sep.
 mb_folders() {
-	LC_ALL=C awk -F '\t' '
-	function unq(s,   o, i, c, d) {
-		if (substr(s, 1, 1) != "\"") return s
-		o = ""
-		for (i = 2; i < length(s); i++) {
-			c = substr(s, i, 1)
-			if (c != "\\") { o = o c; continue }
-			d = substr(s, ++i, 1)
-			if (d == "t") o = o "\t"
-			else if (d == "n") o = o "\n"
-			else if (d == "r") o = o "\r"
-			else if (d ~ /[0-7]/) { o = o sprintf("%c", d * 64 + substr(s, i + 1, 1) * 8 + substr(s, i + 2, 1)); i += 2 }
-			else o = o d
-		}
-		return o
-	}
+	LC_ALL=C awk -F '\t' "$awk_unq"'
 	FILENAME == ARGV[1] && $1 == "mailbox" { delim[unq($8)] = $7 }
 	FILENAME == ARGV[2] {
 		if ($1 == "folder") print "L\t" unq($5)
