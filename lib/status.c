@@ -38,6 +38,23 @@ hot_journal(const char *path)
 	return rv;
 }
 
+/* 1 if the database holds no table at all (a read error says 0: the
+ * schema check that follows reports it). */
+static int
+no_tables(struct status *st)
+{
+	sqlite3_stmt *q;
+	int n = -1;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM sqlite_master",
+	    -1, &q, NULL) != SQLITE_OK)
+		return 0;
+	if (sqlite3_step(q) == SQLITE_ROW)
+		n = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	return n == 0;
+}
+
 /* one transaction: a crash leaves no half-made schema */
 static const char schema[] =
     "BEGIN;\n"
@@ -356,6 +373,24 @@ status_open(struct status **out, const char *path, int flags, char **err)
 		}
 	}
 	sqlite3_busy_timeout(st->db, 10000);
+	/* a database without a single table is what a writer killed
+	 * before its first commit leaves (its journal rolled back): no
+	 * data of anyone's, so it is new, not corrupt */
+	if (exists && !st->memory && no_tables(st)) {
+		exists = 0;
+		lpath = legacy_path(path);
+		legacy = lpath && access(lpath, F_OK) == 0;
+		st->isnew = !legacy;
+		if (st->readonly) {
+			sqlite3_close(st->db);
+			st->db = NULL;
+			st->memory = 1;
+			if (sqlite3_open(":memory:", &st->db) != SQLITE_OK) {
+				sfail(st, "cannot open an in-memory database");
+				goto fail;
+			}
+		}
+	}
 	if (!exists) {
 		if (sqlite3_exec(st->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
 			dbfail(st, "creating the schema");

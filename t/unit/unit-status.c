@@ -110,6 +110,33 @@ main(void)
 	ok(access(path, F_OK) == -1, "and nothing is written");
 	status_close(st);
 
+	/* a database file without tables (a writer killed before its first
+	 * commit): new, not corrupt, and made whole by a writer */
+	{
+		char tl[600];
+
+		mkdir(meta, 0700);
+		snprintf(tl, sizeof(tl), "%s/Account-A", meta);
+		mkdir(tl, 0700);
+		strcat(tl, "/LocalStatus-sqlite");
+		mkdir(tl, 0700);
+		strcat(tl, "/Bare");
+		sql(tl, "PRAGMA user_version = 1;");
+		ok(stat(tl, &sb) == 0 && sb.st_size > 0, "a database without "
+		    "tables");
+		ok(status_open(&st, tl, ST_READONLY, &err) == 0 &&
+		    status_is_new(st) && status_count(st) == 0,
+		    "reads as a new, empty status");
+		status_close(st);
+		ok(status_open(&st, tl, ST_CREATE, &err) == 0 &&
+		    status_begin(st) == 0 && status_put(st, 1, "S") == 0 &&
+		    status_commit(st) == 0, "gets its schema from a writer");
+		status_close(st);
+		ok(status_open(&st, tl, ST_READONLY, &err) == 0 &&
+		    status_count(st) == 1, "and is then an OfflineIMAP status");
+		status_close(st);
+	}
+
 	ok(status_open(&st, path, ST_CREATE, &err) == 0, "created");
 	ok(stat(path, &sb) == 0, "the file exists");
 	path[strlen(path) - 6] = '\0';
