@@ -1228,24 +1228,22 @@ do_local(struct folder *f)
 
 /* ---- the status ---- */
 
-/* Were the other actions of this UID all done? */
-static int
-uid_settled(struct folder *f, size_t at)
-{
-	size_t i;
-
-	for (i = 0; i < f->n; i++)
-		if (i != at && f->a[i].uid == f->a[at].uid &&
-		    f->a[i].kind != A_STATUS && f->a[i].kind != A_FORGET &&
-		    f->a[i].state != AS_DONE)
-			return 0;
-	return 1;
-}
-
 static void
 do_status(struct folder *f)
 {
-	size_t i;
+	uint32_t *open_uids = NULL;	/* UIDs with an action not done */
+	size_t i, nopen = 0;
+
+	for (i = 0; i < f->n; i++)
+		if (f->a[i].kind != A_STATUS && f->a[i].kind != A_FORGET &&
+		    f->a[i].state != AS_DONE) {
+			if ((nopen & (nopen - 1)) == 0)
+				open_uids = xreallocarray(open_uids,
+				    nopen ? nopen * 2 : 1, sizeof(*open_uids));
+			open_uids[nopen++] = f->a[i].uid;
+		}
+	if (nopen > 1)
+		qsort(open_uids, nopen, sizeof(*open_uids), cmpu32);
 
 	for (i = 0; i < f->n; i++) {
 		struct act *a = &f->a[i];
@@ -1255,7 +1253,8 @@ do_status(struct folder *f)
 		if (a->state != AS_PENDING || (a->kind != A_STATUS &&
 		    a->kind != A_FORGET))
 			continue;
-		if (!uid_settled(f, i)) {
+		if (nopen && bsearch(&a->uid, open_uids, nopen,
+		    sizeof(*open_uids), cmpu32) != NULL) {
 			outcome(f, a, AS_SKIPPED, "an action for this UID "
 			    "was not done");
 			continue;
@@ -1284,6 +1283,7 @@ do_status(struct folder *f)
 		}
 		free(cur);
 	}
+	free(open_uids);
 	commit(f);
 }
 
