@@ -894,10 +894,9 @@ banner="OfflineIMAP $VERSION (offlineimap-tools)
 
 # ---- Python, for the values that are Python expressions ----
 
-# pyeval EXPR: print the value of a Python expression (after [general]
-# pythonfile), as the tools evaluate remotepasseval and the like.
-pyeval() {
-	OI_EXPR=$1 OI_PYTHONFILE=$pythonfile python3 -c '
+# What a Python expression of the configuration sees: the globals of
+# [general] pythonfile (OI_PYTHONFILE) and re, as in OfflineIMAP.
+py_globals='
 import os, sys
 g = {}
 pf = os.environ.get("OI_PYTHONFILE")
@@ -907,6 +906,13 @@ if pf:
         exec(compile(f.read(), pf, "exec"), g)
 import re
 g.setdefault("re", re)
+'
+
+# pyeval EXPR: print the value of a Python expression (after [general]
+# pythonfile), as the tools evaluate remotepasseval and the like.
+pyeval() {
+	OI_EXPR=$1 OI_PYTHONFILE=$pythonfile python3 -c "$py_globals"'
+import os, sys
 v = eval(os.environ["OI_EXPR"], g)
 if callable(v):
     v = v()
@@ -1047,16 +1053,8 @@ mb_write() {
 		    OI_PERITEM=$mb_peritem OI_HEADER=$mbc_header \
 		    OI_SEP=$mbc_sep OI_FOOTER=$mbc_footer \
 		    OI_SORT=${mbc_sort_keyfunc:-} \
-		    python3 -c '
+		    python3 -c "$py_globals"'
 import json, os, sys
-g = {}
-pf = os.environ.get("OI_PYTHONFILE")
-if pf:
-    sys.path.insert(0, os.path.dirname(os.path.abspath(pf)))
-    with open(pf) as f:
-        exec(compile(f.read(), pf, "exec"), g)
-import re
-g.setdefault("re", re)
 header = eval(os.environ["OI_HEADER"], g)
 sep = eval(os.environ["OI_SEP"], g)
 footer = eval(os.environ["OI_FOOTER"], g)
@@ -1180,16 +1178,8 @@ mb_account() {
 	fi
 	_list=$3
 	if [ -n "${mbc_folderfilter:-}" ]; then
-		if ! OI_FF=$mbc_folderfilter OI_ACCT=$1 OI_PYTHONFILE=$pythonfile python3 -c '
+		if ! OI_FF=$mbc_folderfilter OI_ACCT=$1 OI_PYTHONFILE=$pythonfile python3 -c "$py_globals"'
 import os, sys
-g = {}
-pf = os.environ.get("OI_PYTHONFILE")
-if pf:
-    sys.path.insert(0, os.path.dirname(os.path.abspath(pf)))
-    with open(pf) as f:
-        exec(compile(f.read(), pf, "exec"), g)
-import re
-g.setdefault("re", re)
 ff = eval(os.environ["OI_FF"], g, {"re": re})
 a = os.environ["OI_ACCT"]
 for n in sys.stdin.buffer.read().decode("utf-8", "surrogateescape").split("\n")[:-1]:
@@ -1231,16 +1221,8 @@ mb_folders() {
 			if ! have_python; then
 				ev warn "$acct" "$thr" "mbnames: the remote nametrans needs python3: folders skipped or refused are left out"
 				: >"$d/mb.remote"
-			elif ! OI_NT=$rr_nametrans OI_PYTHONFILE=$pythonfile python3 -c '
+			elif ! OI_NT=$rr_nametrans OI_PYTHONFILE=$pythonfile python3 -c "$py_globals"'
 import os, sys
-g = {}
-pf = os.environ.get("OI_PYTHONFILE")
-if pf:
-    sys.path.insert(0, os.path.dirname(os.path.abspath(pf)))
-    with open(pf) as f:
-        exec(compile(f.read(), pf, "exec"), g)
-import re
-g.setdefault("re", re)
 nt = eval(os.environ["OI_NT"], g)
 for n in sys.stdin.buffer.read().decode("utf-8", "surrogateescape").split("\n")[:-1]:
     sys.stdout.buffer.write(nt(n).encode("utf-8", "surrogateescape") + b"\n")' \
@@ -2012,16 +1994,8 @@ mode_info() {
 info_folders() {
 	_nt=$(val "$1" nametrans) _ff=$(val "$1" folderfilter)
 	if [ -n "$2" ] && { [ -n "$_nt" ] || [ -n "$_ff" ]; } && have_python; then
-		_list=$(printf '%s\n' "$2" | OI_NT=$_nt OI_FF=$_ff OI_PYTHONFILE=$pythonfile python3 -c '
+		_list=$(printf '%s\n' "$2" | OI_NT=$_nt OI_FF=$_ff OI_PYTHONFILE=$pythonfile python3 -c "$py_globals"'
 import os, sys
-g = {}
-pf = os.environ.get("OI_PYTHONFILE")
-if pf:
-    sys.path.insert(0, os.path.dirname(os.path.abspath(pf)))
-    with open(pf) as f:
-        exec(compile(f.read(), pf, "exec"), g)
-import re
-g.setdefault("re", re)
 nt = eval(os.environ["OI_NT"], g) if os.environ["OI_NT"] else (lambda n: n)
 ff = eval(os.environ["OI_FF"], g) if os.environ["OI_FF"] else (lambda n: True)
 out = []
