@@ -56,7 +56,7 @@ static uint32_t enable_tag;		/* ENABLE QRESYNC, when sent */
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: imap-list [-dmz] [-a account | -r repository] "
+	fprintf(stderr, "usage: imap-list [-Ddmz] [-a account | -r repository] "
 	    "[-c file] [-C state] [-k [section:]option=value]\n"
 	    "                 [-L bytes] [-S yyyy-mm-dd] [folder ...]\n");
 	exit(EXIT_FAIL);
@@ -450,9 +450,14 @@ read_state(const char *path)
 	rec_reader_free(r);
 }
 
+static int no_dates;		/* -D: INTERNALDATE not asked for */
+
 static const char *
 fetch_items(struct imap *im)
 {
+	if (no_dates)
+		return imap_has(im, "CONDSTORE") ?
+		    "(UID FLAGS RFC822.SIZE MODSEQ)" : "(UID FLAGS RFC822.SIZE)";
 	return imap_has(im, "CONDSTORE") ?
 	    "(UID FLAGS RFC822.SIZE INTERNALDATE MODSEQ)" :
 	    "(UID FLAGS RFC822.SIZE INTERNALDATE)";
@@ -633,7 +638,7 @@ main(int argc, char *argv[])
 
 	/* a server that hangs up is an error to report, not a signal */
 	signal(SIGPIPE, SIG_IGN);
-	while ((ch = getopt(argc, argv, "a:C:c:dhk:L:mr:S:z")) != -1) {
+	while ((ch = getopt(argc, argv, "a:C:c:Ddhk:L:mr:S:z")) != -1) {
 		switch (ch) {
 		case 'a':
 			account = optarg;
@@ -643,6 +648,9 @@ main(int argc, char *argv[])
 			break;
 		case 'c':
 			path = optarg;
+			break;
+		case 'D':
+			no_dates = 1;
 			break;
 		case 'd':
 			trace = 1;

@@ -50,6 +50,16 @@ test_expect_success 'messages of folders given by name, with flags and size' '
 	test "$(grep -c "^msg	[0-9]*	\\\\Seen	" out)" = 3
 '
 
+test_expect_success '-D: the same listing without INTERNALDATE (date 0)' '
+	imap-list -c rc -a A INBOX >with &&
+	imap-list -D -d -c rc -a A INBOX >without 2>trace &&
+	! grep "^msg	[^	]*	[^	]*	[^	]*	0	" with &&
+	test "$(grep -c "^msg	[^	]*	[^	]*	[^	]*	0	" without)" = 5 &&
+	cut -f1-4,6 with >a && cut -f1-4,6 without >b && test_cmp a b &&
+	grep "UID FETCH" trace >fetches &&
+	! grep INTERNALDATE fetches
+'
+
 test_expect_success 'a UTF-8 folder operand with utf8foldernames' '
 	imap-list -c rc -a A -k Account_A:utf8foldernames=yes Gäste >out &&
 	grep "^mailbox	[0-9]*	2	[0-9]*	1	full	/	Gäste$" out &&
