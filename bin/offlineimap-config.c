@@ -20,7 +20,7 @@ usage(void)
 	fprintf(stderr, "usage: offlineimap-config [-z] [-a accounts] "
 	    "[-c file] [-k [section:]option=value] command [name ...]\n"
 	    "commands: accounts, check, get, is-python, list, options, "
-	    "path, raw, sections, type\n");
+	    "path, raw, sections, shell, type\n");
 	exit(EXIT_FAIL);
 }
 
@@ -176,6 +176,110 @@ cmd_list(int argc, char **argv)
 	return status;
 }
 
+/* A value for sh, in single quotes. */
+static void
+put_sh(const char *v)
+{
+	putchar('\'');
+	for (; *v; v++)
+		if (*v == '\'')
+			fputs("'\\''", stdout);
+		else
+			putchar(*v);
+	putchar('\'');
+	putchar('\n');
+}
+
+/* An option name as a part of a shell variable name. */
+static char *
+shname(const char *k)
+{
+	char *s = xstrdup(k), *p;
+
+	for (p = s; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9')))
+			*p = '_';
+	return s;
+}
+
+/*
+ * The whole file as sh assignments, for the driver's one read of it:
+ * cfg_n sections; cfg_sI the name of section I (from 1), cfg_kI its
+ * options ("-" in a name is "_"), cfg_I_OPTION their values (as list prints them), cfg_eI the
+ * errors of the section; then cfg_vJ the typed value of the Jth name
+ * operand (as get prints it; unset when it has none).
+ */
+static int
+cmd_shell(int argc, char **argv)
+{
+	size_t i, n, j, ns = config_nsections(cfg);
+	char **keys;
+	int status = EXIT_OK;
+
+	printf("cfg_n=%zu\n", ns);
+	for (i = 0; i < ns; i++) {
+		const char *section = config_section(cfg, i);
+		struct sb names = { 0 }, errs = { 0 };
+
+		printf("cfg_s%zu=", i + 1);
+		put_sh(section);
+		if (config_keys(cfg, section, &keys, &n) == -1)
+			err(EXIT_FAIL, "config_keys");
+		for (j = 0; j < n; j++) {
+			const struct opt_def *d = def_of(section, keys[j]);
+			char *v;
+			int rv = d && d->type == OPT_RAW ?
+			    config_raw(cfg, section, keys[j], &v) :
+			    config_get(cfg, section, keys[j], &v);
+
+			if (rv != 1) {
+				sb_printf(&errs, "%sofflineimap-config: %s",
+				    errs.len ? "\n" : "", config_errmsg(cfg));
+				continue;
+			}
+			char *k = shname(keys[j]);
+
+			printf("cfg_%zu_%s=", i + 1, k);
+			put_sh(v);
+			sb_printf(&names, " %s", k);
+			free(k);
+			free(v);
+		}
+		printf("cfg_k%zu=", i + 1);
+		put_sh(names.s ? names.s : "");
+		if (errs.len) {
+			printf("cfg_e%zu=", i + 1);
+			put_sh(errs.s);
+		}
+		sb_free(&names);
+		sb_free(&errs);
+		config_free_list(keys, n);
+	}
+	for (j = 0; j < (size_t)argc; j++) {
+		char *section, *key, *v = NULL;
+		int rv;
+
+		split_name(argv[j], &section, &key);
+		if (!config_has_section(cfg, section)) {
+			warnx("no section [%s]", section);
+			status = EXIT_FAIL;
+		} else if ((rv = config_value(cfg, section, key, &v)) == -1) {
+			warnx("%s", config_errmsg(cfg));
+			status = EXIT_FAIL;
+		} else if (rv == 1) {
+			printf("cfg_v%zu=", j + 1);
+			put_sh(v);
+		}
+		free(v);
+		free(section);
+		free(key);
+	}
+	if (fflush(stdout) == EOF || ferror(stdout))
+		err(EXIT_FAIL, "stdout");
+	return status;
+}
+
 static const char *
 scope_name(unsigned s)
 {
@@ -283,6 +387,8 @@ main(int argc, char *argv[])
 		status = cmd_type(argc, argv, 1);
 	else if (strcmp(cmd, "list") == 0)
 		status = cmd_list(argc, argv);
+	else if (strcmp(cmd, "shell") == 0)
+		status = cmd_shell(argc, argv);
 	else if (strcmp(cmd, "sections") == 0) {
 		size_t j;
 

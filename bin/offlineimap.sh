@@ -331,30 +331,35 @@ cfg() {
 	"$T_CONFIG" -c "$o_config" "$@"
 }
 
-# Each offlineimap-config run costs a process: the options of a section
-# are read at once.
-# cfg_load PREFIX SECTION...: PREFIX_option='value' for every option set in
-# the sections (interpolated; [DEFAULT]'s included; "-" in a name is "_"),
+# The file is read once, at the start (cfg_read): every section's options
+# as shell variables (offlineimap-config shell); each offlineimap-config
+# run costs a process.
+# cfg_load PREFIX SECTION: PREFIX_option='value' for every option set in
+# the section (interpolated; [DEFAULT]'s included; "-" in a name is "_"),
 # earlier values of the prefix forgotten.  Fails with the message in $cerr.
 cfg_load() {
-	_p=$1
-	shift
-	eval "_old=\${${_p}__names:-}"
-	for _v in $_old; do
-		unset "${_p}_$_v"
+	eval "_old=\${${1}__names:-}"
+	for _o in $_old; do
+		unset "${1}_$_o"
 	done
-	if ! _c=$(cfg list "$@" 2>"$W/cfg.err.${lane:-0}"); then
-		cerr=$(cat "$W/cfg.err.${lane:-0}")
+	eval "${1}__names="
+	_i=1
+	while [ $_i -le "$cfg_n" ]; do
+		eval "_s=\$cfg_s$_i"
+		[ "$_s" = "$2" ] && break
+		_i=$((_i + 1))
+	done
+	if [ $_i -gt "$cfg_n" ]; then
+		cerr="offlineimap-config: no section [$2]"
 		return 1
 	fi
-	eval "$(printf '%s\n' "$_c" | LC_ALL=C awk -F '\t' -v p="$_p" "$awk_unq"'
-	$1 == "option" {
-		k = $3; gsub(/[^A-Za-z0-9_]/, "_", k)
-		v = unq($4); gsub(/\047/, "\047\\\047\047", v)
-		print p "_" k "=\047" v "\047"
-		names = names " " k
-	}
-	END { print p "__names=\047" names "\047" }')"
+	eval "cerr=\${cfg_e$_i-}"
+	[ -z "$cerr" ] || return 1
+	eval "_k=\$cfg_k$_i"
+	for _o in $_k; do
+		eval "${1}_$_o=\$cfg_${_i}_$_o"
+	done
+	eval "${1}__names=\$_k"
 }
 
 # cfg_get NAME...: typed values (defaults, paths expanded, booleans as
@@ -394,16 +399,19 @@ cleanup() {
 trap 'cleanup' EXIT
 trap 'exit 1' HUP INT PIPE TERM
 
-# [general]: what the driver needs of it, in two runs.
+# The file, in one run; [general] with the typed values of two options.
+if ! cfg shell general.metadata general.pythonfile >"$W/cfg.sh" 2>"$W/cfg.err.0"; then
+	cat "$W/cfg.err.0" >&2
+	exit 1
+fi
+. "$W/cfg.sh"
 if ! cfg_load g general; then
 	printf '%s\n' "$cerr" >&2
 	exit 1
 fi
-_gv=$(cfg_get general.metadata ${g_pythonfile+general.pythonfile}) || {
-	printf '%s\n' "$cerr" >&2; exit 1; }
-metadata=${_gv%%"$NL"*}
+metadata=$cfg_v1
 pythonfile=
-[ -n "${g_pythonfile+x}" ] && pythonfile=${_gv#*"$NL"}
+[ -n "${g_pythonfile+x}" ] && pythonfile=${cfg_v2-}
 
 # The UI: -u wins over [general] ui; the default is ttyui on a terminal,
 # basic otherwise.
@@ -1435,11 +1443,20 @@ acct_load() {
 	return 0
 }
 
+# scan_reap: the local listing started beside the remote one, stopped.
+scan_reap() {
+	[ -n "$scan_pid" ] || return 0
+	kill -TERM "$scan_pid" 2>/dev/null
+	wait "$scan_pid" 2>/dev/null
+	scan_pid=
+}
+
 # One sync of an account: sets $arc (0, 1, 2, 75).
 sync_account() {
 	arc=0
 	d=$W/a$ai
-	[ -d "$d" ] || mkdir "$d"
+	# the account's work directory and its FIFOs, at its first sync
+	[ -d "$d" ] || { mkdir "$d" && mkfifo "$d/lock.in" "$d/lock.out" "$d/apply.fifo"; }
 	ev acct "$acct"
 	if [ $dryrun = 0 ]; then
 		# as OfflineIMAP: the metadata directories 0700, the Maildir root
@@ -1512,9 +1529,18 @@ sync_locked() {
 	fi
 	dflag=
 	debug_on imap && dflag=-d
-	eval "run \"\$d/remote\" \"\$d/err.list\" \"\$T_LIST\" -c \"\$o_config\" $kq $dflag -a \"\$acct\" -m \"\$@\""
+	# the local listing while the server answers (both only read), unless
+	# the steps are to be seen one by one (-d, -P)
+	scan_pid=
+	if [ -d "$a_root" ] && [ -z "$debug$o_profile" ]; then
+		eval "\"\$T_SCAN\" -c \"\$o_config\" $kq -a \"\$acct\" -m" \
+		    >"$d/local" 2>"$d/err.scan" </dev/null 4>&- 5>&- &
+		scan_pid=$!
+	fi
+	eval "run \"\$d/remote\" \"\$d/err.list\" \"\$T_LIST\" -c \"\$o_config\" $kq $dflag -a \"\$acct\" -D -m \"\$@\""
 	rc=$?
 	if [ $rc != 0 ]; then
+		scan_reap
 		if [ $rc = 75 ]; then
 			tool_errors "$d/err.list" error
 			arc=75
@@ -1524,11 +1550,17 @@ sync_locked() {
 		arc=1
 		grep -q '^end	' "$d/remote" || return
 	fi
-	[ $abort_now = 1 ] && return
+	[ $abort_now = 1 ] && { scan_reap; return; }
 
 	if [ -d "$a_root" ]; then
-		eval "run \"\$d/local\" \"\$d/err.scan\" \"\$T_SCAN\" -c \"\$o_config\" $kq -a \"\$acct\" -m"
-		rc=$?
+		if [ -n "$scan_pid" ]; then
+			wait_pid $scan_pid
+			rc=$?
+			scan_pid=
+		else
+			eval "run \"\$d/local\" \"\$d/err.scan\" \"\$T_SCAN\" -c \"\$o_config\" $kq -a \"\$acct\" -m"
+			rc=$?
+		fi
 		if [ $rc != 0 ]; then
 			tool_errors "$d/err.scan" error
 			arc=1
@@ -1550,7 +1582,7 @@ sync_locked() {
 	iter=$((iter + 1))
 	# the plan of the sync before stays: the UI may still be reading it
 	plan=$d/plan.$iter
-	rm -f "$d/plan.$((iter - 2))"
+	[ -f "$d/plan.$((iter - 2))" ] && rm -f "$d/plan.$((iter - 2))"
 	eval "run \"\$plan\" \"\$d/err.plan\" \"\$T_PLAN\" -c \"\$o_config\" $kq -a \"\$acct\" $qflag $fopt \"\$d/remote\" \"\$d/local\""
 	rc=$?
 	if [ $rc != 0 ] && ! grep -q '^account	' "$plan"; then
@@ -1696,6 +1728,7 @@ on_term() {
 		[ "$tool_name" = sync-apply ] && [ -n "$tool_pid" ] && kill -TERM "$tool_pid" 2>/dev/null
 	else
 		[ -n "$tool_pid" ] && kill -TERM "$tool_pid" 2>/dev/null
+		[ -n "${scan_pid:-}" ] && kill -TERM "$scan_pid" 2>/dev/null
 	fi
 	return 0
 }
@@ -1717,8 +1750,10 @@ lane() {
 		eval "acct=\$acct_$ai"
 		eval "due_$ai=0 fails_$ai=3 live_$ai=1 qnum_$ai=0 rc_$ai=0 loaded_$ai=0"
 	done
+	nowt=
 	while :; do
-		nowt=$(date +%s)
+		# (the first pass: every account is due, no clock needed)
+		[ -z "$nowt" ] && nowt=0 || nowt=$(date +%s)
 		next=
 		any=0
 		for ai in $lane_accts; do
@@ -1806,18 +1841,17 @@ lane() {
 
 # The accounts to work on (-a, else [general] accounts), checked.
 sections_read() {
-	if ! cfg sections >"$W/sections" 2>"$W/cfg.err.0"; then
-		ev error '' MainThread "$(cat "$W/cfg.err.0")"
-		finish 1
-	fi
 	all=
 	has_mbnames=0
-	while IFS= read -r x; do
+	_i=1
+	while [ $_i -le "$cfg_n" ]; do
+		eval "x=\$cfg_s$_i"
 		case $x in
 		"Account "*) all="$all${all:+$NL}${x#Account }" ;;
 		mbnames) has_mbnames=1 ;;
 		esac
-	done <"$W/sections"
+		_i=$((_i + 1))
+	done
 }
 
 accounts_init() {
@@ -1868,7 +1902,7 @@ mode_sync() {
 	mb_init || g_err=1
 	if [ $dryrun = 0 ]; then
 		{ [ -d "$metadata" ] || mkdir -p -m 700 "$metadata"; } &&
-		    mkdir -p "$metadata/mbnames" ||
+		    { [ -d "$metadata/mbnames" ] || mkdir -p "$metadata/mbnames"; } ||
 		    { ev error '' MainThread "cannot create the metadata directory $metadata"; finish 1; }
 	fi
 	lanes=1
@@ -1909,7 +1943,8 @@ mode_sync() {
 	st=$g_err
 	i=1
 	while [ $i -le "$nacct" ]; do
-		r=$(cat "$W/rc.$i" 2>/dev/null) || r=1
+		r=1
+		[ -f "$W/rc.$i" ] && read -r r <"$W/rc.$i"
 		case $r in
 		1) st=1 ;;
 		75) [ $st = 1 ] || st=75 ;;

@@ -107,6 +107,49 @@ test_expect_success 'list prints records, -z ends them with NUL' '
 	grep -q "|option	Repository Remote	folderfilter	lambda f: f not in \[.Trash.,$" out
 '
 
+test_expect_success 'shell: the whole file as sh assignments, values intact' '
+	cat >shrc <<-\EOF &&
+	[general]
+	accounts = A
+	metadata = ~/meta
+	[Account A]
+	localrepository = L
+	remoterepository = R
+	[Repository L]
+	type = Maildir
+	localfolders = /m
+	[Repository R]
+	type = IMAP
+	remotehost = it'"'"'s here
+	folderfilter = lambda f: f not in ["x",
+	  "y"]
+	cert-fingerprint = ab
+	remotepass = %(nothere)s
+	EOF
+	offlineimap-config -c shrc -k "Repository_R:remoteuser=u v" shell general.metadata general.pythonfile "Repository R.remoteport" >out &&
+	(
+		. ./out &&
+		test "$cfg_n" = 4 &&
+		test "$cfg_s1" = general &&
+		test "$cfg_s4" = "Repository R" &&
+		test "$cfg_4_remotehost" = "it'"'"'s here" &&
+		test "$cfg_4_folderfilter" = "lambda f: f not in [\"x\",
+\"y\"]" &&
+		test "$cfg_4_cert_fingerprint" = ab &&
+		test "$cfg_4_remoteuser" = "u v" &&
+		case "$cfg_k4" in *" cert_fingerprint"*) ;; *) false ;; esac &&
+		test -z "${cfg_e3+x}" &&
+		case "$cfg_e4" in *nothere*) ;; *) false ;; esac &&
+		test "$cfg_v1" = "$HOME/meta" &&
+		test -z "${cfg_v2+x}" &&
+		test "$cfg_v3" = 993
+	)
+'
+
+test_expect_code 1 'shell: a name in a missing section fails' '
+	offlineimap-config -c shrc shell "Repository Nope.remotehost" >/dev/null
+'
+
 test_expect_success 'the default path: XDG first, then ~/.offlineimaprc' '
 	offlineimap-config path >out &&
 	echo "$HOME/.offlineimaprc" >want &&
