@@ -1451,6 +1451,40 @@ scan_reap() {
 	scan_pid=
 }
 
+# state_save: the listing state (imap-list -C) of each folder of the plan
+# whose sync is complete: listed whole or as changes (not a window),
+# nothing skipped by the plan (# skip) or by sync-apply, nothing failed,
+# not refused.  Such a folder's messages are on both sides as the status
+# says, so the next listing need name only what changed since.  Other
+# folders of the plan lose their state (the next listing is full); folders
+# the plan did not look at (-q, -f) keep theirs.  A state older than the
+# status only makes a listing longer.
+state_save() {
+	: >>"$d/applied"
+	[ -f "$lstate" ] || : >"$lstate"
+	LC_ALL=C awk -F '\t' '
+	FILENAME == ARGV[1] && $1 == "mailbox" { old[$8] = $0 }
+	FILENAME == ARGV[2] && $1 == "mailbox" { lst[$8] = $0; mode[$8] = $6 }
+	FILENAME == ARGV[2] && $1 == "end" { whole[$3] = 1 }
+	FILENAME == ARGV[3] && $1 == "folder" { f = $4; inplan[f] = 1 }
+	FILENAME == ARGV[3] && $1 == "end" { f = "" }
+	FILENAME == ARGV[3] && /^# skip / && f != "" { bad[f] = 1 }
+	FILENAME == ARGV[3] && $1 == "refuse" { inplan[$4] = bad[$4] = 1 }
+	FILENAME == ARGV[3] && $1 == "revalidate" { inplan[$5] = bad[$5] = 1 }
+	FILENAME == ARGV[4] && $1 == "end" && $4 == 0 && $5 == 0 { done[$2] = 1 }
+	END {
+		print "#format imap-messages 1.0"
+		for (f in lst)
+			if (!(f in inplan)) {
+				if (f in old) print old[f]
+			} else if (done[f] && whole[f] && !bad[f] && mode[f] != "window")
+				print lst[f]
+		for (f in old)
+			if (!(f in lst) && !(f in inplan)) print old[f]
+	}' "$lstate" "$d/remote" "$plan" "$d/applied" >"$lstate.new" 2>/dev/null &&
+	    mv -f "$lstate.new" "$lstate" || rm -f "$lstate" "$lstate.new"
+}
+
 # One sync of an account: sets $arc (0, 1, 2, 75).
 sync_account() {
 	arc=0
@@ -1537,7 +1571,15 @@ sync_locked() {
 		    >"$d/local" 2>"$d/err.scan" </dev/null 4>&- 5>&- &
 		scan_pid=$!
 	fi
-	eval "run \"\$d/remote\" \"\$d/err.list\" \"\$T_LIST\" -c \"\$o_config\" $kq $dflag -a \"\$acct\" -D -m \"\$@\""
+	# incremental: the state of the folders whose last sync was complete
+	# (below) spares the listing of all that did not change since
+	lstate=$metadata/Account-$acct/imap-list.state
+	cflag=
+	if [ -z "${ac_maxage:-}${ac_maxsize:-}${ac_startdate:-}${lr_startdate:-}" ] &&
+	    [ -s "$lstate" ]; then
+		cflag='-C "$lstate"'
+	fi
+	eval "run \"\$d/remote\" \"\$d/err.list\" \"\$T_LIST\" -c \"\$o_config\" $kq $dflag $cflag -a \"\$acct\" -D -m \"\$@\""
 	rc=$?
 	if [ $rc != 0 ]; then
 		scan_reap
@@ -1665,6 +1707,8 @@ sync_locked() {
 			tool_errors "$d/err.apply" error
 		{ [ $arc = 0 ] || [ $arc = 2 ]; } && arc=1 ;;
 	esac
+
+	[ $dryrun = 0 ] && [ -d "$metadata/Account-$acct" ] && state_save
 
 	# mbnames: the folders of the plan in its order, those skipped or
 	# refused included (OfflineIMAP adds a folder before syncing it)

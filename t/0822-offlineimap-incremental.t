@@ -1,0 +1,125 @@
+#!/bin/sh
+# offlineimap's incremental listing: the state of the folders whose last
+# sync was complete (<metadata>/Account-A/imap-list.state) lets the next
+# listing skip the folders that did not change (CONDSTORE) and ask only
+# for the changes of the others (QRESYNC); what is not complete is
+# listed whole again.  Checked against a private Dovecot, by the
+# commands sent and by both sides message by message.
+. "$(dirname "$0")/test-lib.sh"
+. "$T/lib-dovecot.sh"
+
+dovecot_start || bail_out 'cannot start dovecot'
+dovecot_fill alice INBOX 5 >/dev/null || bail_out fill
+dovecot_fill alice Work 3 S >/dev/null || bail_out fill
+dovecot_fill alice Other 2 >/dev/null || bail_out fill
+dc_rc rc </dev/null || bail_out rc
+export DC_PORT
+st=meta/Account-A/imap-list.state
+
+# "folder uid flags" of every message file, sorted
+files() {
+	(cd mail && find . -type f -path '*/[cn][ue][rw]/*') |
+	sed -n 's|^\./\([^/]*\)/[a-z]*/.*,U=\([0-9]*\),FMD5=[0-9a-f]*:2,\([A-Z]*\)$|\1 \2 \3|p' | sort
+}
+
+# the same of the server's messages (flags S, F, R only)
+server() {
+	for f in INBOX Work Other; do
+		dc_adm -f tab fetch -u alice 'uid flags' mailbox "$f" all |
+		    awk -F '\t' -v f="$f" 'NR > 1 {
+			s = ""
+			if ($2 ~ /Flagged/) s = s "F"
+			if ($2 ~ /Answered/) s = s "R"
+			if ($2 ~ /Seen/) s = s "S"
+			print f, $1, s }'
+	done | sort
+}
+
+# the commands of the listing of a sync, without their tags and arguments
+listing_cmds() {
+	offlineimap -c rc -u basic -d imap >out 2>&1 &&
+	sed -n 's/.*C: a[0-9]* \([A-Z]*\).*/\1/p' out | sed '/^LOGOUT$/q' >cmds
+}
+
+test_expect_success 'a first sync lists everything and saves the state' '
+	offlineimap -c rc -u quiet &&
+	test -f "$st" &&
+	test "$(grep -c "^mailbox	" "$st")" = 3 &&
+	files >got && server >want && test_cmp want got
+'
+
+test_expect_success 'an untouched account: no folder is opened' '
+	listing_cmds &&
+	! grep -q -e EXAMINE -e SELECT -e FETCH cmds &&
+	grep -q "^LIST$" cmds
+'
+
+test_expect_success 'changes on the server: only the changed folder, only its changes' '
+	dc_adm flags add -u alice "\\Flagged" mailbox INBOX uid 2 &&
+	dc_adm expunge -u alice mailbox INBOX uid 4 &&
+	dovecot_fill alice INBOX 1 >/dev/null &&
+	listing_cmds &&
+	test "$(grep -c "^EXAMINE$" cmds)" = 1 &&
+	grep -q "UID FETCH 1:\* .*(CHANGEDSINCE [0-9]* VANISHED)" out &&
+	files >got && server >want && test_cmp want got &&
+	grep -q "^INBOX 2 F$" got && ! grep -q "^INBOX 4 " got &&
+	grep -q "^INBOX 6 $" got
+'
+
+test_expect_success 'local changes go up while the server side is not listed' '
+	offlineimap -c rc -u quiet &&
+	rm mail/Work/cur/*,U=1,* &&
+	f=$(ls mail/Other/*/*,U=2,*) && mv "$f" mail/Other/cur/"${f##*/}"S &&
+	listing_cmds &&
+	! grep -q -e "^EXAMINE$" cmds &&
+	files >got && server >want && test_cmp want got &&
+	! grep -q "^Work 1 " want && grep -q "^Other 2 S$" want
+'
+
+test_expect_success 'a folder with a skip in its plan loses its state' '
+	offlineimap -c rc -u quiet &&
+	grep -q "	Other$" "$st" &&
+	f=$(ls mail/Other/*/*,U=1,*) &&
+	cp "$f" "${f%/*}/dup.${f##*/}" &&
+	dc_adm flags add -u alice "\\Answered" mailbox Other uid 1 &&
+	offlineimap -c rc -u quiet &&
+	! grep -q "	Other$" "$st" &&
+	grep -q "	INBOX$" "$st" &&
+	rm "${f%/*}/dup.${f##*/}" &&
+	listing_cmds &&
+	grep -q "^EXAMINE$" cmds &&
+	grep -q "UID FETCH 1:\* (UID FLAGS RFC822.SIZE MODSEQ)$" out &&
+	files >got && server >want && test_cmp want got &&
+	grep -q "^Other 1 R$" got
+'
+
+test_expect_success 'a lost status database: nothing doubled, nothing lost' '
+	offlineimap -c rc -u quiet &&
+	files >before &&
+	rm -r meta/Account-A/LocalStatus-sqlite &&
+	offlineimap -c rc -u quiet &&
+	files >after && test_cmp before after &&
+	server >want && test_cmp want after &&
+	offlineimap -c rc -u quiet &&
+	files >again && test_cmp before again
+'
+
+test_expect_success 'a dry run saves no state' '
+	dc_adm flags add -u alice "\\Seen" mailbox Work uid 2 &&
+	cp "$st" st.before &&
+	offlineimap -c rc -u quiet --dry-run &&
+	test_cmp st.before "$st"
+'
+
+test_expect_success 'a new UIDVALIDITY: listed whole, the state replaced' '
+	offlineimap -c rc -u quiet &&
+	dc_adm mailbox delete -u alice Other &&
+	dc_adm mailbox create -u alice Other &&
+	dovecot_fill alice Other 1 >/dev/null &&
+	rm -rf mail/Other meta/Account-A/LocalStatus-sqlite/Other &&
+	offlineimap -c rc -u quiet &&
+	files >got && server >want && test_cmp want got &&
+	test "$(grep -c "^Other " got)" = 1
+'
+
+test_done
