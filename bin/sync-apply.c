@@ -1373,6 +1373,13 @@ apply_folder(struct folder *f)
 		}
 		goto end;
 	}
+	/* nothing to do in a folder synced before: nothing to open */
+	if (f->n == 0 && access(f->spath, F_OK) == 0 &&
+	    validity_read(metadata, rrepo, f->remote, &saved, &e) == 1 &&
+	    saved == f->uidvalidity)
+		goto end;
+	free(e);
+	e = NULL;
 	if ((f->dir = maildir_folder_path(root, f->local, sep, &e)) == NULL ||
 	    status_open(&f->st, f->spath, ST_CREATE, &e) == -1) {
 		folder_error(e ? e : "cannot open the folder", f->remote);
