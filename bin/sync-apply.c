@@ -103,7 +103,7 @@ static long long want_date;
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: sync-apply [-dnz] -a account [-c file] "
+	fprintf(stderr, "usage: sync-apply [-dnpz] -a account [-c file] "
 	    "[-k [section:]option=value] [plan]\n");
 	exit(EXIT_FAIL);
 }
@@ -283,6 +283,22 @@ connect_once(void)
 	}
 	imap_set_untagged(im, on_untagged, NULL);
 	return 0;
+}
+
+/*
+ * -p: log in now, while the plan is still being made (the driver starts
+ * sync-apply beside the listings, the plan then comes through a FIFO).
+ * A failure is not reported here: the first folder that needs the server
+ * tries again and says why.
+ */
+static void
+preconnect(void)
+{
+	int retry;
+
+	if ((im = remote_connect(&rem, trace ? stderr : NULL, &retry)) !=
+	    NULL)
+		imap_set_untagged(im, on_untagged, NULL);
 }
 
 static char *
@@ -2101,7 +2117,7 @@ main(int argc, char *argv[])
 	const char *stop;
 	struct maildir_repo lr;
 	FILE *fp = stdin;
-	int ch, nk = 0, zflag = 0;
+	int ch, nk = 0, zflag = 0, pflag = 0;
 
 	signal(SIGPIPE, SIG_IGN);
 	{
@@ -2119,7 +2135,7 @@ main(int argc, char *argv[])
 		    sigaction(SIGHUP, &sa, NULL) == -1)
 			err(EXIT_FAIL, "sigaction");
 	}
-	while ((ch = getopt(argc, argv, "a:c:dhk:nz")) != -1) {
+	while ((ch = getopt(argc, argv, "a:c:dhk:npz")) != -1) {
 		switch (ch) {
 		case 'a':
 			account = optarg;
@@ -2137,6 +2153,9 @@ main(int argc, char *argv[])
 			break;
 		case 'n':
 			dry = 1;
+			break;
+		case 'p':
+			pflag = 1;
 			break;
 		case 'z':
 			zflag = 1;
@@ -2177,6 +2196,8 @@ main(int argc, char *argv[])
 		errx(EXIT_FAIL, "%s", config_errmsg(cfg));
 	if (maildir_kwmap_load(&kw, cfg, lr.section, &e) == -1)
 		errx(EXIT_FAIL, "%s", e);
+	if (pflag && !dry)
+		preconnect();
 	if (argc == 1 && strcmp(argv[0], "-") != 0 &&
 	    (fp = fopen(argv[0], "r")) == NULL)
 		err(EXIT_FAIL, "%s", argv[0]);
