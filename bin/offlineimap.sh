@@ -1323,6 +1323,15 @@ run() {
 	return $_rc
 }
 
+# bg_tool OUT ERR TOOL ARG...: the tool started in the background, its
+# pid in $bg_pid (the tool's own: a signal must reach it, not a shell).
+bg_tool() {
+	_out=$1 _err=$2
+	shift 2
+	"$@" >"$_out" 2>"$_err" </dev/null 4>&- 5>&- &
+	bg_pid=$!
+}
+
 # tool_errors FILE LEVEL: a tool's messages as warnings or errors.
 tool_errors() {
 	[ -s "$1" ] || return 0
@@ -1443,6 +1452,29 @@ acct_load() {
 	return 0
 }
 
+# fwd_start: sync-apply's records, from its FIFO to the UI (prefixed with
+# the account) and to $d/applied.
+fwd_start() {
+	rm -f "$d/applied"
+	# shellcheck disable=SC2086
+	OI_PRE="apply$TAB$qa" LC_ALL=C awk $AWKI -v copy="$d/applied" \
+	    'BEGIN { pre = ENVIRON["OI_PRE"] } { print pre "\t" $0; fflush(); print > copy }' \
+	    <"$d/apply.fifo" >&5 4>&- &
+	fwd_pid=$!
+}
+
+# apply_stop: a sync-apply started early whose plan never came (the sync
+# ended before): it has read nothing and changed nothing, and goes.
+apply_stop() {
+	[ -n "$apply_pid" ] || return 0
+	kill -KILL "$apply_pid" 2>/dev/null
+	wait "$apply_pid" 2>/dev/null
+	# its forwarder may still wait for it to open the FIFO
+	kill "$fwd_pid" 2>/dev/null
+	wait "$fwd_pid" 2>/dev/null
+	apply_pid=
+}
+
 # scan_reap: the local listing started beside the remote one, stopped.
 scan_reap() {
 	[ -n "$scan_pid" ] || return 0
@@ -1490,7 +1522,7 @@ sync_account() {
 	arc=0
 	d=$W/a$ai
 	# the account's work directory and its FIFOs, at its first sync
-	[ -d "$d" ] || { mkdir "$d" && mkfifo "$d/lock.in" "$d/lock.out" "$d/apply.fifo"; }
+	[ -d "$d" ] || { mkdir "$d" && mkfifo "$d/lock.in" "$d/lock.out" "$d/apply.fifo" "$d/plan.fifo"; }
 	ev acct "$acct"
 	if [ $dryrun = 0 ]; then
 		# as OfflineIMAP: the metadata directories 0700, the Maildir root
@@ -1521,7 +1553,9 @@ sync_account() {
 		esac
 	fi
 	if [ $arc = 0 ]; then
+		apply_pid=
 		sync_locked
+		apply_stop
 		# stopped by a signal before the sync was done: try again later
 		[ $abort_now = 1 ] && [ $completed = 0 ] && [ $arc = 0 ] && arc=75
 	fi
@@ -1531,6 +1565,9 @@ sync_account() {
 
 sync_locked() {
 	completed=0
+	# the account's name as a record field
+	qa=$acct
+	case $qa in *[[:cntrl:]]* | \"*) qa=$(rq "$qa") ;; esac
 	# OfflineIMAP's quick counter (quick = N: N quick syncs after a full one)
 	eval "qn=\$qnum_$ai"
 	quick=0
@@ -1563,13 +1600,21 @@ sync_locked() {
 	fi
 	dflag=
 	debug_on imap && dflag=-d
-	# the local listing while the server answers (both only read), unless
-	# the steps are to be seen one by one (-d, -P)
+	# sync-apply logs in while the listings are made (-p), and reads the
+	# plan from a FIFO; the local listing runs while the server answers
+	# (both only read); unless the steps are to be seen one by one (-d, -P).
+	# Not with a password that a command or a prompt gives: two at once
+	# could ask twice.
+	if [ $dryrun = 0 ] && [ -z "$debug$o_profile" ] && [ -p "$d/plan.fifo" ] &&
+	    [ -n "${rr_remotepass+x}${rr_remotepassfile+x}${rr_preauthtunnel+x}" ]; then
+		fwd_start
+		eval "bg_tool \"\$d/apply.fifo\" \"\$d/err.apply\" \"\$T_APPLY\" -c \"\$o_config\" $kq -p -a \"\$acct\" \"\$d/plan.fifo\""
+		apply_pid=$bg_pid
+	fi
 	scan_pid=
 	if [ -d "$a_root" ] && [ -z "$debug$o_profile" ]; then
-		eval "\"\$T_SCAN\" -c \"\$o_config\" $kq -a \"\$acct\" -m" \
-		    >"$d/local" 2>"$d/err.scan" </dev/null 4>&- 5>&- &
-		scan_pid=$!
+		eval "bg_tool \"\$d/local\" \"\$d/err.scan\" \"\$T_SCAN\" -c \"\$o_config\" $kq -a \"\$acct\" -m"
+		scan_pid=$bg_pid
 	fi
 	# incremental: the state of the folders whose last sync was complete
 	# (below) spares the listing of all that did not change since
@@ -1635,8 +1680,6 @@ sync_locked() {
 	# folder counts and quick skips for the UI; refusals
 	_lsep=${lr_sep:-.}
 	[ -n "${rr_nametrans:-}" ] && _lsep=
-	qa=$acct
-	case $qa in *[[:cntrl:]]* | \"*) qa=$(rq "$qa") ;; esac
 	OI_ACCT=$qa OI_REFUSALS=$d/refusals OI_LSEP=$_lsep LC_ALL=C awk -F '\t' '
 	BEGIN { a = ENVIRON["OI_ACCT"]; lsep = ENVIRON["OI_LSEP"] }
 	# the local name of a remote one, without a nametrans
@@ -1684,14 +1727,25 @@ sync_locked() {
 	ev syncfolders "$acct"
 	nflag=
 	[ $dryrun = 1 ] && nflag=-n
-	[ -p "$d/apply.fifo" ] || mkfifo "$d/apply.fifo" || { arc=1; return; }
-	# shellcheck disable=SC2086
-	OI_PRE="apply$TAB$qa" LC_ALL=C awk $AWKI -v copy="$d/applied" \
-	    'BEGIN { pre = ENVIRON["OI_PRE"] } { print pre "\t" $0; fflush(); print > copy }' \
-	    <"$d/apply.fifo" >&5 4>&- &
-	fwd_pid=$!
-	eval "run \"\$d/apply.fifo\" \"\$d/err.apply\" \"\$T_APPLY\" -c \"\$o_config\" $kq $nflag $dflag -a \"\$acct\" \"\$plan\""
-	rc=$?
+	if [ -n "$apply_pid" ]; then
+		# the plan to the sync-apply that logged in meanwhile
+		cat "$plan" >"$d/plan.fifo" 4>&- 5>&- &
+		feed_pid=$!
+		tool_pid=$apply_pid tool_name=sync-apply
+		echo "account $acct: sync-apply" >"$W/state.$lane"
+		wait_pid $apply_pid
+		rc=$?
+		tool_pid= tool_name= apply_pid=
+		# (a sync-apply that ended early leaves the writer waiting)
+		kill "$feed_pid" 2>/dev/null
+		wait "$feed_pid" 2>/dev/null
+		echo "account $acct: between steps" >"$W/state.$lane"
+	else
+		[ -p "$d/apply.fifo" ] || mkfifo "$d/apply.fifo" || { arc=1; return; }
+		fwd_start
+		eval "run \"\$d/apply.fifo\" \"\$d/err.apply\" \"\$T_APPLY\" -c \"\$o_config\" $kq $nflag $dflag -a \"\$acct\" \"\$plan\""
+		rc=$?
+	fi
 	wait $fwd_pid
 	[ $rc -gt 128 ] && [ $abort_now = 1 ] && rc=75
 	case $rc in
@@ -1773,6 +1827,9 @@ on_term() {
 	else
 		[ -n "$tool_pid" ] && kill -TERM "$tool_pid" 2>/dev/null
 		[ -n "${scan_pid:-}" ] && kill -TERM "$scan_pid" 2>/dev/null
+		# a sync-apply still waiting for its plan
+		[ -n "${apply_pid:-}" ] && [ "$apply_pid" != "$tool_pid" ] &&
+			kill -KILL "$apply_pid" 2>/dev/null
 	fi
 	return 0
 }

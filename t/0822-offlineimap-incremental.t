@@ -1,5 +1,6 @@
 #!/bin/sh
-# offlineimap's incremental listing: the state of the folders whose last
+# offlineimap's early login (sync-apply -p beside the listings) and its
+# incremental listing: the state of the folders whose last
 # sync was complete (<metadata>/Account-A/imap-list.state) lets the next
 # listing skip the folders that did not change (CONDSTORE) and ask only
 # for the changes of the others (QRESYNC); what is not complete is
@@ -46,6 +47,22 @@ test_expect_success 'a first sync lists everything and saves the state' '
 	test -f "$st" &&
 	test "$(grep -c "^mailbox	" "$st")" = 3 &&
 	files >got && server >want && test_cmp want got
+'
+
+test_expect_success 'sync-apply logs in beside the listing and logs out when idle' '
+	: >"$DC_DIR/dovecot.log" &&
+	offlineimap -c rc -u quiet &&
+	test "$(grep -c "Login: user=<alice>" "$DC_DIR/dovecot.log")" = 2 &&
+	test "$(grep -c "Disconnected: Logged out" "$DC_DIR/dovecot.log")" = 2
+'
+
+test_expect_code 1 'a failed listing stops the early sync-apply: nothing left running' '
+	offlineimap -c rc -u quiet -k Repository_R:remotepass=wrong >out 2>&1;
+	s=$?
+	sleep 0.2
+	! pgrep -f "sync-apply -c rc" &&
+	grep -qi "auth" out &&
+	exit $s
 '
 
 test_expect_success 'an untouched account: no folder is opened' '
@@ -120,6 +137,19 @@ test_expect_success 'a new UIDVALIDITY: listed whole, the state replaced' '
 	offlineimap -c rc -u quiet &&
 	files >got && server >want && test_cmp want got &&
 	test "$(grep -c "^Other " got)" = 1
+'
+
+test_expect_success 'with a password command, no early login (one prompt at a time)' '
+	: >"$DC_DIR/dovecot.log" &&
+	pw=$(dc_password alice) &&
+	sed "/^remotepass =/d" rc >rc.cmd &&
+	echo "remotepasscmd = echo $pw" >>rc.cmd &&
+	f=$(ls mail/Work/cur/*,U=2,*:2,S) && mv "$f" "$(echo "$f" | sed "s/:2,S$/:2,FS/")" &&
+	offlineimap -c rc.cmd -u quiet &&
+	test "$(grep -c "Login: user=<alice>" "$DC_DIR/dovecot.log")" = 2 &&
+	files >got && server >want && test_cmp want got &&
+	offlineimap -c rc.cmd -u quiet &&
+	test "$(grep -c "Login: user=<alice>" "$DC_DIR/dovecot.log")" = 3
 '
 
 test_done
