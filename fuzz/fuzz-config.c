@@ -1,6 +1,7 @@
 /*
  * fuzz-config.c - the configuration reader on arbitrary bytes: parse,
- * then look up and check every value; it must never crash or leak.
+ * then look up and check every value, and read each as a Python list of
+ * names (config_pylist); it must never crash or leak.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +16,19 @@ quiet(const char *msg, int is_error)
 {
 	(void)msg;
 	(void)is_error;
+}
+
+/* Every value as a Python list literal (idlefolders). */
+static void
+pylist(const char *v)
+{
+	char **names, *e;
+	size_t n;
+
+	if (config_pylist(v, &names, &n, &e) == 0)
+		config_free_list(names, n);
+	else
+		free(e);
 }
 
 int
@@ -40,8 +54,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			for (j = 0; j < n; j++) {
 				if (config_value(c, s, keys[j], &v) == 1)
 					free(v);
-				if (config_raw(c, s, keys[j], &v) == 1)
+				if (config_raw(c, s, keys[j], &v) == 1) {
+					pylist(v);
 					free(v);
+				}
 			}
 			config_free_list(keys, n);
 		}

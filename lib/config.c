@@ -1148,6 +1148,232 @@ config_accounts(struct config *c, const char *select, char ***names,
 	return 0;
 }
 
+/* Python's whitespace between the items of a list. */
+static const char *
+py_space(const char *p)
+{
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' ||
+	    *p == '\f' || *p == '\v')
+		p++;
+	return p;
+}
+
+/* n hex digits at p; -1 if they are not there. */
+static long
+py_hex(const char *p, int n)
+{
+	long v = 0;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		int c = (unsigned char)p[i];
+
+		if (!isxdigit(c))
+			return -1;
+		v = v * 16 + (isdigit(c) ? c - '0' : tolower(c) - 'a' + 10);
+	}
+	return v;
+}
+
+/* A code point as UTF-8; -1 for a surrogate, NUL or out of range. */
+static int
+py_utf8(struct sb *b, long cp)
+{
+	char u[4];
+	size_t n;
+
+	if (cp <= 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return -1;
+	if (cp < 0x80) {
+		u[0] = (char)cp;
+		n = 1;
+	} else if (cp < 0x800) {
+		u[0] = (char)(0xc0 | cp >> 6);
+		u[1] = (char)(0x80 | (cp & 0x3f));
+		n = 2;
+	} else if (cp < 0x10000) {
+		u[0] = (char)(0xe0 | cp >> 12);
+		u[1] = (char)(0x80 | (cp >> 6 & 0x3f));
+		u[2] = (char)(0x80 | (cp & 0x3f));
+		n = 3;
+	} else {
+		u[0] = (char)(0xf0 | cp >> 18);
+		u[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+		u[2] = (char)(0x80 | (cp >> 6 & 0x3f));
+		u[3] = (char)(0x80 | (cp & 0x3f));
+		n = 4;
+	}
+	return sb_add(b, u, n) == -1 ? -2 : 0;
+}
+
+/*
+ * One string literal at *pp into b.  NULL when done, else what is wrong
+ * (at *pp); "" when out of memory.
+ */
+static const char *
+py_string(const char **pp, struct sb *b)
+{
+	const char *p = *pp;
+	int raw = 0, q, rv;
+	long cp;
+
+	if (*p == 'u' || *p == 'U')
+		p++;
+	else if (*p == 'r' || *p == 'R') {
+		raw = 1;
+		p++;
+	}
+	if (*p != '\'' && *p != '"')
+		return "expected a quoted name";
+	q = *p;
+	if (p[1] == q && p[2] == q)
+		return "a triple-quoted string is not a plain literal";
+	if (sb_add(b, "", 0) == -1)
+		return "";
+	for (p++; *p != q; p++) {
+		*pp = p;
+		if (*p == '\0' || *p == '\n' || *p == '\r')
+			return "unterminated string";
+		if (*p != '\\') {
+			if (sb_addc(b, *p) == -1)
+				return "";
+			continue;
+		}
+		if (p[1] == '\0')
+			return "unterminated string";
+		if (raw) {
+			/* a backslash stays, and keeps the next byte from
+			 * ending the string */
+			if (sb_add(b, p, 2) == -1)
+				return "";
+			p++;
+			continue;
+		}
+		rv = 0;
+		switch (*++p) {
+		case '\n':
+			break;
+		case '\r':
+			if (p[1] == '\n')
+				p++;
+			break;
+		case '\\': case '\'': case '"':
+			rv = sb_addc(b, *p);
+			break;
+		case 'a': rv = sb_addc(b, '\a'); break;
+		case 'b': rv = sb_addc(b, '\b'); break;
+		case 'f': rv = sb_addc(b, '\f'); break;
+		case 'n': rv = sb_addc(b, '\n'); break;
+		case 'r': rv = sb_addc(b, '\r'); break;
+		case 't': rv = sb_addc(b, '\t'); break;
+		case 'v': rv = sb_addc(b, '\v'); break;
+		case '0': case '1': case '2': case '3':
+		case '4': case '5': case '6': case '7': {
+			int k;
+
+			for (cp = 0, k = 0; k < 3 && *p >= '0' && *p <= '7';
+			    k++, p++)
+				cp = cp * 8 + (*p - '0');
+			p--;
+			if ((rv = py_utf8(b, cp)) == -1)
+				return "a NUL character in a name";
+			break;
+		}
+		case 'x':
+		case 'u':
+		case 'U': {
+			int nd = *p == 'x' ? 2 : *p == 'u' ? 4 : 8;
+
+			if ((cp = py_hex(p + 1, nd)) == -1)
+				return "a truncated \\x, \\u or \\U escape";
+			if ((rv = py_utf8(b, cp)) == -1)
+				return cp == 0 ? "a NUL character in a name" :
+				    "an escape that is not a character";
+			p += nd;
+			break;
+		}
+		case 'N':
+			return "a \\N{...} escape is not a plain literal";
+		default:
+			/* Python keeps an unknown escape as it is */
+			rv = sb_add(b, p - 1, 2);
+		}
+		if (rv != 0)
+			return "";
+	}
+	*pp = p + 1;
+	return NULL;
+}
+
+int
+config_pylist(const char *value, char ***names, size_t *n, char **err)
+{
+	const char *p = py_space(value), *why = NULL;
+	char **v = NULL, **nv;
+	size_t k = 0;
+	struct sb b = { 0 };
+
+	*names = NULL;
+	*n = 0;
+	*err = NULL;
+	if (*p != '[') {
+		why = "expected '['";
+		goto bad;
+	}
+	p = py_space(p + 1);
+	while (*p != ']') {
+		sb_reset(&b);
+		if ((why = py_string(&p, &b)) != NULL)
+			goto bad;
+		if ((nv = reallocarray(v, k + 1, sizeof(*v))) == NULL) {
+			why = "";
+			goto bad;
+		}
+		v = nv;
+		if ((v[k] = malloc(b.len + 1)) == NULL) {
+			why = "";
+			goto bad;
+		}
+		memcpy(v[k++], b.s, b.len + 1);
+		p = py_space(p);
+		if (*p == ',')
+			p = py_space(p + 1);
+		else if (*p != ']') {
+			why = "expected ',' or ']'";
+			goto bad;
+		}
+	}
+	p = py_space(p + 1);
+	if (*p != '\0') {
+		why = "text after the list";
+		goto bad;
+	}
+	sb_free(&b);
+	*names = v;
+	*n = k;
+	return 0;
+bad:
+	sb_free(&b);
+	config_free_list(v, k);
+	if (*why == '\0')
+		return -1;
+	{
+		/* where: up to 20 bytes, as they are when printable */
+		char at[21];
+		size_t i;
+
+		for (i = 0; i < 20 && p[i] != '\0'; i++)
+			at[i] = isprint((unsigned char)p[i]) ? p[i] : '?';
+		at[i] = '\0';
+		if ((*p == '\0' ? asprintf(err, "not a list of quoted names: "
+		    "%s at the end", why) : asprintf(err, "not a list of "
+		    "quoted names: %s at \"%s%s\"", why, at, p[i] ? "..." :
+		    "")) == -1)
+			*err = NULL;
+	}
+	return -1;
+}
+
 static const char *repo_types[] = { "IMAP", "Gmail", "Maildir",
     "GmailMaildir", NULL };
 

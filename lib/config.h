@@ -113,6 +113,18 @@ int	 config_accounts(struct config *, const char *select, char ***names,
 	    size_t *n);
 void	 config_free_list(char **, size_t);
 
+/*
+ * A Python list of plain string literals, as OfflineIMAP's idlefolders
+ * is mostly written: ['INBOX', "Lists/foo",].  Quotes ' or ", an optional
+ * u or r prefix, Python's backslash escapes (\xhh, \uXXXX and the like
+ * give UTF-8), whitespace and newlines between items, a trailing comma.
+ * 0 with *names (*n malloc'd strings; free with config_free_list); -1
+ * when value is anything else (an expression for python3, or a mistake)
+ * with *err malloc'd saying what and where (NULL when out of memory).
+ */
+int	 config_pylist(const char *value, char ***names, size_t *n,
+	    char **err);
+
 /* Check every value of the file: interpolation, types, sections that
  * refer to each other.  Calls report(msg, is_error) for each problem;
  * returns the number of errors. */

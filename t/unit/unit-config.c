@@ -47,6 +47,26 @@ value(struct config *c, const char *sect, const char *key)
 	return msg;
 }
 
+/* config_pylist's names joined with '|', or "ERR message". */
+static const char *
+pylist(const char *value)
+{
+	char **names, *e;
+	size_t n, i;
+
+	if (config_pylist(value, &names, &n, &e) == -1) {
+		snprintf(msg, sizeof(msg), "ERR %s", e ? e : "(no message)");
+		free(e);
+		return msg;
+	}
+	msg[0] = '\0';
+	for (i = 0; i < n; i++)
+		snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), "%s%s",
+		    i ? "|" : "", names[i]);
+	config_free_list(names, n);
+	return msg;
+}
+
 static int nerr, nwarn;
 static char lasterr[1024];
 static void
@@ -245,5 +265,59 @@ main(void)
 	ok(config_parse_bool("YES") == 1 && config_parse_bool("0") == 0 &&
 	    config_parse_bool("oN") == 1 && config_parse_bool("y") == -1,
 	    "booleans as configparser");
+	/* config_pylist: idlefolders as a plain list literal */
+	is_str(pylist("['INBOX', 'Lists/foo']"), "INBOX|Lists/foo",
+	    "pylist: two names");
+	is_str(pylist("[]"), "", "pylist: the empty list");
+	is_str(pylist("  [ ]  "), "", "pylist: spaces around and inside");
+	is_str(pylist("[\"INBOX\",\n  'Sent',\n]"), "INBOX|Sent",
+	    "pylist: double quotes, newlines, a trailing comma");
+	is_str(pylist("['it\\'s', \"say \\\"hi\\\"\", 'a\\\\b']"),
+	    "it's|say \"hi\"|a\\b", "pylist: escaped quotes and backslash");
+	is_str(pylist("['\\x47\\u00e4ste', '\\U0001F600', '\\101\\7']"),
+	    "G\xc3\xa4ste|\xf0\x9f\x98\x80|A\a",
+	    "pylist: \\x, \\u, \\U and octal escapes as UTF-8");
+	is_str(pylist("['G\xc3\xa4ste']"), "G\xc3\xa4ste",
+	    "pylist: UTF-8 as written");
+	is_str(pylist("[u'a', r'b\\d', R\"c\\\"\"]"), "a|b\\d|c\\\"",
+	    "pylist: u and raw prefixes (a raw backslash stays)");
+	is_str(pylist("['a\\qb', 'x\\\ny']"), "a\\qb|xy",
+	    "pylist: an unknown escape stays, backslash-newline goes");
+	is_str(pylist("['', 'x']"), "|x", "pylist: an empty name is a name");
+	is_str(pylist("['INBOX'] + ['x']"), "ERR not a list of quoted names: "
+	    "text after the list at \"+ ['x']\"", "pylist: an expression");
+	is_str(pylist("INBOX"), "ERR not a list of quoted names: expected '[' "
+	    "at \"INBOX\"", "pylist: not a list");
+	is_str(pylist("['a' 'b']"), "ERR not a list of quoted names: expected "
+	    "',' or ']' at \"'b']\"", "pylist: adjacent literals");
+	is_str(pylist("['a', 'b'"), "ERR not a list of quoted names: expected "
+	    "',' or ']' at the end", "pylist: unclosed list");
+	is_str(pylist("['a"), "ERR not a list of quoted names: unterminated "
+	    "string at the end", "pylist: unterminated string");
+	is_str(pylist("['a\n']"), "ERR not a list of quoted names: unterminated "
+	    "string at \"?']\"", "pylist: a newline inside a string");
+	is_str(pylist("['''a''']"), "ERR not a list of quoted names: a "
+	    "triple-quoted string is not a plain literal at \"'''a''']\"",
+	    "pylist: triple quotes");
+	is_str(pylist("[b'a']"), "ERR not a list of quoted names: expected a "
+	    "quoted name at \"b'a']\"", "pylist: bytes");
+	is_str(pylist("[x for x in y]"), "ERR not a list of quoted names: "
+	    "expected a quoted name at \"x for x in y]\"",
+	    "pylist: a comprehension");
+	is_str(pylist("['a\\x00']"), "ERR not a list of quoted names: a NUL "
+	    "character in a name at \"\\x00']\"", "pylist: NUL refused");
+	is_str(pylist("['\\ud800']"), "ERR not a list of quoted names: an "
+	    "escape that is not a character at \"\\ud800']\"",
+	    "pylist: a surrogate refused");
+	is_str(pylist("['\\x4']"), "ERR not a list of quoted names: a "
+	    "truncated \\x, \\u or \\U escape at \"\\x4']\"",
+	    "pylist: a short \\x");
+	is_str(pylist("['\\N{BULLET}']"), "ERR not a list of quoted names: a "
+	    "\\N{...} escape is not a plain literal at \"\\N{BULLET}']\"",
+	    "pylist: \\N{} left to python3");
+	is_str(pylist("['a',,]"), "ERR not a list of quoted names: expected a "
+	    "quoted name at \",]\"", "pylist: two commas");
+	is_str(pylist("['a'\\"), "ERR not a list of quoted names: expected "
+	    "',' or ']' at \"\\\"", "pylist: a stray backslash");
 	return done_testing();
 }
