@@ -1252,6 +1252,60 @@ imap_logout(struct imap *im)
 	return 0;
 }
 
+int
+imap_fd(const struct imap *im)
+{
+	return im->fd;
+}
+
+/*
+ * TLS needs no test of its own: the parser reads at least 16 KiB at a
+ * time, a whole TLS record, so what libtls decrypted is in the parser.
+ */
+int
+imap_buffered(const struct imap *im)
+{
+	return (im->parser && imap_parser_buffered(im->parser) > 0) ||
+	    (im->compress && im->zin.avail_in > 0);
+}
+
+int
+imap_read(struct imap *im)
+{
+	struct iresp *r;
+
+	if (imap_flush(im) == -1 || read_one(im, &r) == -1)
+		return -1;
+	if (r == NULL)
+		return 0;
+	if (r->kind == IR_CONTINUE)
+		return 1;
+	return complete(im, r) == -1 ? -1 : 0;
+}
+
+int
+imap_done(const struct imap *im, uint32_t tag)
+{
+	size_t i;
+
+	for (i = 0; i < im->npend; i++)
+		if (im->pend[i].tag == tag)
+			return im->pend[i].done;
+	return 0;
+}
+
+int
+imap_send_line(struct imap *im, const char *line)
+{
+	if (sb_adds(&im->out, line) == -1 || sb_adds(&im->out, "\r\n") == -1)
+		return imap_fail(im, IMAP_ERR_FATAL, "out of memory");
+	if (im->opts.trace) {
+		fprintf(im->opts.trace, "C: %s\n", line);
+		fflush(im->opts.trace);
+	}
+	return imap_flush(im);
+}
+
 /* Send one line of an authentication exchange (never traced in clear). */
 static int
 send_auth_line(struct imap *im, const char *line)

@@ -112,6 +112,24 @@ struct imap_auth {
 };
 int	 imap_login(struct imap *, const struct imap_auth *);
 
+/*
+ * For a caller that waits on several connections with poll(2), as IDLE
+ * needs (RFC 2177): imap_fd() is the descriptor to wait on for reading;
+ * imap_buffered() says responses (or parts) were read already and wait
+ * in memory, so read them before polling again; imap_read() reads one
+ * response, waiting for the rest of it as imap_wait() does (untagged
+ * ones go to the handler; a tagged one completes its command, which
+ * imap_done() then says and imap_wait() returns without reading).
+ * imap_read returns 1 for a continuation request ("+ idling"), 0 for
+ * any other response, -1 when the connection failed.
+ */
+int	 imap_fd(const struct imap *);
+int	 imap_buffered(const struct imap *);
+int	 imap_read(struct imap *);
+int	 imap_done(const struct imap *, uint32_t tag);
+/* Send a line that is not a command (DONE, ending IDLE); traced. */
+int	 imap_send_line(struct imap *, const char *line);
+
 /* COMPRESS=DEFLATE from now on, if the server offers it (RFC 4978). */
 int	 imap_compress(struct imap *);
 

@@ -5,7 +5,7 @@
 test_expect_success 'install puts tools and pages under DESTDIR/PREFIX' '
 	make -s -C "$OI_TOP" B="$OI_BUILD" DESTDIR="$TEST_DIR/dest" \
 	    PREFIX=/opt/oi install >log 2>&1 &&
-	for t in fmd5-migrate imap-fetch imap-list maildir-scan offlineimap-config sync-plan sync-apply offlineimap offlineimap-lock imap-rmfolder; do
+	for t in fmd5-migrate imap-fetch imap-list maildir-scan offlineimap-config sync-plan sync-apply offlineimap offlineimap-lock imap-rmfolder imap-idle; do
 		test -x dest/opt/oi/bin/$t &&
 		test -f dest/opt/oi/share/man/man1/$t.1 || { echo "$t missing"; exit 1; }
 	done &&
