@@ -141,6 +141,7 @@ tool T_PLAN sync-plan
 tool T_APPLY sync-apply
 tool T_FMD5 fmd5-migrate
 tool T_RMFOLDER imap-rmfolder
+tool T_IDLE imap-idle
 
 # mawk reads a pipe in big blocks unless told not to: the UI and the
 # forwarders must see each line as it comes.
@@ -1449,6 +1450,12 @@ acct_load() {
 		-*) ev warn "$acct" "$thr" "autorefresh for $acct is negative, fixing it to 0." ;;
 		esac
 	fi
+	# idlefolders: IMAP IDLE between syncs, in a daemon (as OfflineIMAP)
+	# (a list with a name in it, or an expression: not "[]")
+	a_idle=0
+	case ${rr_idlefolders:-} in
+	*[\'\"A-Za-z_]*) [ "$a_refresh" -ge 0 ] && a_idle=1 ;;
+	esac
 	return 0
 }
 
@@ -1570,6 +1577,7 @@ sync_locked() {
 	case $qa in *[[:cntrl:]]* | \"*) qa=$(rq "$qa") ;; esac
 	# OfflineIMAP's quick counter (quick = N: N quick syncs after a full one)
 	eval "qn=\$qnum_$ai"
+	qn_before=$qn
 	quick=0
 	if [ "$a_quick" -lt 0 ]; then
 		quick=1
@@ -1584,6 +1592,11 @@ sync_locked() {
 	eval "qnum_$ai=\$qn"
 	syncmode=full
 	[ $quick = 1 ] && syncmode=quick
+	# a sync of the folders IDLE saw change: full, the counter untouched
+	if [ "$idle_mode" = 1 ]; then
+		eval "qnum_$ai=\$qn_before"
+		quick=0 syncmode=idle
+	fi
 
 	hook presynchook "$a_pre"
 	[ $abort_now = 1 ] && return
@@ -1834,6 +1847,102 @@ on_term() {
 	return 0
 }
 
+# ---- IDLE (idlefolders): imap-idle instead of sleep ----
+
+# idle_start AI SECONDS: imap-idle for the account, in a subshell that
+# writes "PHASE AI STATUS" to the lane's FIFO (fd 9) when it ends; a TERM
+# to the subshell ends imap-idle, which logs out.
+idle_start() {
+	if [ ! -p "$W/idle.$lane" ]; then
+		mkfifo "$W/idle.$lane" || { eval "idlefail_$1=1"; return 1; }
+		exec 9<>"$W/idle.$lane"
+	fi
+	eval "_ia=\$acct_$1"
+	rm -f "$W/idle.$lane.$1"
+	(
+		exec 5>&-
+		trap '' USR1 USR2 INT HUP QUIT
+		bg_pid=
+		trap '[ -n "$bg_pid" ] && kill -TERM "$bg_pid" 2>/dev/null' TERM
+		eval "bg_tool \"\$W/idle.\$lane.\$1\" \"\$W/idle.\$lane.\$1.err\" \"\$T_IDLE\" -c \"\$o_config\" $kq -a \"\$_ia\" -t \"\$2\""
+		wait_pid "$bg_pid"
+		echo "$phase $1 $?" >&9
+	) &
+	eval "idlepid_$1=\$!"
+	idlers="$idlers $1"
+}
+
+# idle_reap AI: its subshell has said it ended.
+idle_reap() {
+	eval "_p=\$idlepid_$1"
+	wait "$_p" 2>/dev/null
+	eval "idlepid_$1="
+	_n=
+	for _x in $idlers; do
+		[ "$_x" = "$1" ] || _n="$_n $_x"
+	done
+	idlers=$_n
+}
+
+# idle_stop: the imap-idle still waiting end (they log out); their lines
+# are read from the FIFO, which must not fill up.
+idle_stop() {
+	[ -n "$idlers" ] || return 0
+	for _x in $idlers; do
+		eval "_p=\$idlepid_$_x"
+		kill -TERM "$_p" 2>/dev/null
+	done
+	for _x in $idlers; do
+		eval "_p=\$idlepid_$_x"
+		wait_pid "$_p"
+		eval "idlepid_$_x="
+		until read -r _ <&9; do :; done
+	done
+	idlers=
+}
+
+# idle_done AI STATUS: what imap-idle saw: a sync of the folders that
+# changed (OfflineIMAP syncs just those, OFFLINEIMAPSYNCMODE=idle), the
+# end of the sleep, or a failure, reported, after which IDLE waits for
+# the account's next sync.
+idle_done() {
+	_f=$W/idle.$lane.$1
+	eval "acct=\$acct_$1"
+	thr="Account sync $acct"
+	_fo=$(LC_ALL=C awk -F '\t' '$1 == "changed" && !s[$3]++ {
+		if ($3 ~ /^"/ || index($3, ",")) { bad = 1 }
+		o = o (o == "" ? "" : ",") $3 }
+	    END { if (bad) o = "*"; print o }' "$_f" 2>/dev/null)
+	if [ -n "$_fo" ]; then
+		ev debug "$acct" "$thr" '' "IDLE: changed: $_fo"
+		idle_sync "$1" "$_fo"
+		return
+	fi
+	grep -q '^timeout' "$_f" 2>/dev/null && return
+	_e=$(grep -v '^#' "$_f.err" 2>/dev/null | tail -n 1)
+	[ -n "$_e" ] || _e="imap-idle exited with status $2"
+	ev warn "$acct" "$thr" "IDLE stopped: $_e; IDLE again after the next sync"
+	eval "idlefail_$1=1"
+}
+
+# idle_sync AI FOLDERS: one sync of those folders of the account (remote
+# names, comma-separated; "*": all, for names -f cannot carry).
+idle_sync() {
+	ai=$1
+	acct_load || return 0
+	_of=$o_folders _os=$o_fset
+	if [ "$2" != '*' ]; then
+		o_folders=$2 o_fset=1
+	fi
+	idle_mode=1
+	echo "syncing $acct (IDLE)" >"$W/state.$lane"
+	sync_account
+	echo "$arc" >"$W/rc.$ai"
+	idle_mode=0
+	o_folders=$_of o_fset=$_os
+	echo "sleeping $next $next_acct" >"$W/state.$lane"
+}
+
 lane() {
 	lane=$1
 	shift
@@ -1849,8 +1958,9 @@ lane() {
 	lock_pid=
 	for ai in $lane_accts; do
 		eval "acct=\$acct_$ai"
-		eval "due_$ai=0 fails_$ai=3 live_$ai=1 qnum_$ai=0 rc_$ai=0 loaded_$ai=0"
+		eval "due_$ai=0 fails_$ai=3 live_$ai=1 qnum_$ai=0 rc_$ai=0 loaded_$ai=0 idle_$ai=0 idlefail_$ai=0 idlepid_$ai="
 	done
+	phase=0 idlers= idle_mode=0
 	nowt=
 	while :; do
 		# (the first pass: every account is due, no clock needed)
@@ -1871,7 +1981,7 @@ lane() {
 						ev unregister "$acct" "$thr"
 						continue
 					fi
-					eval "loaded_$ai=1 refresh_$ai=\$a_refresh"
+					eval "loaded_$ai=1 refresh_$ai=\$a_refresh idle_$ai=\$a_idle"
 					ev repos "$acct" "$a_remote" "$a_rtype" "$a_local" "$a_ltype"
 					[ -n "$o_profile" ] && prof_file=$o_profile/$(date +%Y%m%d%H%M%S)_$acct.prof
 				else
@@ -1880,6 +1990,8 @@ lane() {
 				echo "syncing $acct" >"$W/state.$lane"
 				sync_account
 				echo "$arc" >"$W/rc.$ai"
+				# IDLE that failed is tried again after a sync
+				eval "idlefail_$ai=0"
 				eval "fails=\$fails_$ai refresh=\$refresh_$ai"
 				case $arc in
 				1 | 75) fails=$((fails - 1)) ;;
@@ -1903,15 +2015,32 @@ lane() {
 		[ $any = 1 ] || break
 		# sleep until the next account is due, in slices of 10 s
 		echo "sleeping $next $next_acct" >"$W/state.$lane"
+		phase=$((phase + 1))
 		while :; do
 			# a signal that came during the sync counts too
 			if [ $skip_sleep = 1 ] || [ $abort_now = 1 ] || [ $stop_soon = 1 ]; then
 				break
 			fi
 			# the main shell killed (SIGKILL): no one to sync for
-			kill -0 $$ 2>/dev/null || exit 1
+			kill -0 $$ 2>/dev/null || { idle_stop; exit 1; }
 			left=$((next - $(date +%s)))
 			[ $left -gt 0 ] || break
+			# IDLE for the accounts with idlefolders: the first change
+			# (or the end of the sleep) ends the wait
+			for ai in $lane_accts; do
+				eval "_i=\${idle_$ai:-0} _f=\${idlefail_$ai:-0} _l=\$live_$ai _p=\${idlepid_$ai:-}"
+				[ "$_i" = 1 ] && [ "$_f" = 0 ] && [ "$_l" = 1 ] && [ -z "$_p" ] &&
+					idle_start "$ai" "$left"
+			done
+			if [ -n "$idlers" ]; then
+				ev sleeping "$next_acct" "$left" "$left"
+				# (a signal ends the read)
+				read -r _ph _ai _rc <&9 || continue
+				[ "$_ph" = "$phase" ] || continue
+				idle_reap "$_ai"
+				idle_done "$_ai" "$_rc"
+				continue
+			fi
 			slice=10
 			[ $left -lt 10 ] && slice=$left
 			ev sleeping "$next_acct" "$slice" "$left"
@@ -1926,6 +2055,7 @@ lane() {
 			wake
 			sleep_pid=
 		done
+		idle_stop
 		ev sleeping "$next_acct" 0 0
 		if [ $skip_sleep = 1 ]; then
 			skip_sleep=0
