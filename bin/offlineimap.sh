@@ -1462,7 +1462,7 @@ acct_load() {
 # fwd_start: sync-apply's records, from its FIFO to the UI (prefixed with
 # the account) and to $d/applied.
 fwd_start() {
-	rm -f "$d/applied"
+	: >"$d/applied"
 	# shellcheck disable=SC2086
 	OI_PRE="apply$TAB$qa" LC_ALL=C awk $AWKI -v copy="$d/applied" \
 	    'BEGIN { pre = ENVIRON["OI_PRE"] } { print pre "\t" $0; fflush(); print > copy }' \
