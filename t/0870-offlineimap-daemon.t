@@ -126,9 +126,9 @@ test_expect_success 'TERM in the middle of a sync: out at once, 75; the next run
 	n=$(count)
 	echo "stopped with $n of 60, status $s"
 	test $s = 75 && test "$n" -lt 60 && test "$n" -ge 10 &&
-	grep -q "^Preparing to shutdown after sync" out &&
+	{ grep -q "^Preparing to shutdown after sync" out || { cat out; false; }; } &&
 	test ! -e meta/A.lock &&
-	offlineimap -c rc -u quiet &&
+	{ offlineimap -c rc -u quiet || { echo "the next run failed: $?"; false; }; } &&
 	test "$(count)" = 60 &&
 	test "$(cat mail/Big*/new/* | grep "^Message-ID:" | sort -u | wc -l)" = 60 &&
 	for i in 1 2 3 4 5 6; do
