@@ -433,8 +433,11 @@ case $ui in *[A-Z]*) ui=$(printf '%s' "$ui" | tr 'A-Z' 'a-z') ;; esac
 case $ui in
 quiet | basic | syslog | ttyui | machineui) ;;
 blinkenlights)
-	ui_warn="${ui_warn:+$ui_warn$NL}The blinkenlights UI is not built in: using ttyui"
-	ui=ttyui ;;
+	# it draws on the terminal, where ttyui writes
+	if [ ! -t 2 ]; then
+		ui_warn="${ui_warn:+$ui_warn$NL}The blinkenlights UI needs a terminal on standard error: using ttyui"
+		ui=ttyui
+	fi ;;
 *)
 	warn "UI '$ui' does not exist, choose one of: $UIS"
 	exit 1 ;;
@@ -515,15 +518,19 @@ function emit(level, cmd, thread, text, payload,   line) {
 			fflush(syslog_cmd)
 		} else {
 			line = text
-			if (ui == "ttyui" && thread != "MainThread") {
+			if ((ui == "ttyui" || bl) && thread != "MainThread") {
 				if (thread != last_thread) {
 					last_thread = thread
 					line = thread ":\n " text
 				} else
 					line = " " text
 			}
-			print line
-			fflush()
+			if (bl)
+				bl_log(line, lv[level] >= 30)
+			else {
+				print line
+				fflush()
+			}
 		}
 	}
 	if (text == "") return
@@ -617,6 +624,7 @@ function loadplan(a, path,   line, g, folder, n, pend, k, p) {
 	for (k in pflags) { split(k, p, SUBSEP); if (p[1] == a) delete pflags[k] }
 	for (k in ptext) { split(k, p, SUBSEP); if (p[1] == a) delete ptext[k] }
 	for (k in reval) { split(k, p, SUBSEP); if (p[1] == a) delete reval[k] }
+	if (bl) bl_plan_forget(a)
 	folder = ""
 	pend = ""
 	while ((getline line < path) > 0) {
@@ -625,6 +633,7 @@ function loadplan(a, path,   line, g, folder, n, pend, k, p) {
 			folder = unq(g[4])
 			ptext[a, folder] = pend
 			pend = ""
+			if (bl) bl_pa[a, "folders"]++
 			continue
 		}
 		if (g[1] == "end") { folder = ""; continue }
@@ -637,6 +646,7 @@ function loadplan(a, path,   line, g, folder, n, pend, k, p) {
 			ncopy[a, folder, g[1]]++
 		if (folder != "" && (g[1] == "flags-local" || g[1] == "flags-remote"))
 			pflags[a, folder, g[1], g[2]] = g[3] "\t" g[4]
+		if (bl) bl_plan(a, folder, g)
 	}
 	close(path)
 }
@@ -754,6 +764,326 @@ function apply(a,   k, kind, uid, detail, r, t, x, n) {
 		cur_thr[a] = athr(a)
 	}
 }
+# ---- blinkenlights: on the terminal, a status area at the top, one
+# line per account and per folder of its sync, over the last lines ttyui
+# would print.  A draw writes again only the lines that changed: cursor
+# address, text, clear to the end of the line.  The bottom line stays
+# empty, for the cursor to rest below everything at the end.
+
+# The plan of an account: what each folder (and the account) will do,
+# by kind (c copies, f flag changes, d deletions), and the size of each
+# message to fetch, by UID and in the order of the fetches (q).
+function bl_plan_forget(a,   k, p) {
+	for (k in bl_psize) { split(k, p, SUBSEP); if (p[1] == a) delete bl_psize[k] }
+	for (k in bl_pq) { split(k, p, SUBSEP); if (p[1] == a) delete bl_pq[k] }
+	for (k in bl_pn) { split(k, p, SUBSEP); if (p[1] == a) delete bl_pn[k] }
+	for (k in bl_pa) { split(k, p, SUBSEP); if (p[1] == a) delete bl_pa[k] }
+}
+function bl_plan(a, folder, g) {
+	if (folder == "" || !(g[1] in bl_kind)) return
+	if (g[1] == "fetch") {
+		bl_psize[a, folder, g[2]] = g[4]
+		bl_pq[a, folder, ++bl_pn[a, folder, "q"]] = g[4]
+	}
+	bl_pn[a, folder, bl_kind[g[1]]]++
+	bl_pa[a, bl_kind[g[1]]]++
+}
+function bl_add(a) {
+	if (a == "" || a in bl_ai) return
+	bl_ai[a] = ++bl_na
+	bl_an[bl_na] = a
+	bl_st[a] = "waiting"
+}
+function bl_state(a, s) {
+	bl_add(a)
+	bl_st[a] = s
+	bl_touch(1)
+}
+# A new sync of the account: its folder lines and counts start afresh.
+function bl_reset(a,   k, p) {
+	for (k in bl_f) { split(k, p, SUBSEP); if (p[1] == a) delete bl_f[k] }
+	for (k in bl_fj) { split(k, p, SUBSEP); if (p[1] == a) delete bl_fj[k] }
+	for (k in bl_nd) { split(k, p, SUBSEP); if (p[1] == a) delete bl_nd[k] }
+	bl_plan_forget(a)
+	bl_nf[a] = bl_cur[a] = bl_bytes[a] = bl_nerr[a] = bl_fdone[a] = 0
+	bl_ta0[a] = bl_ta1[a] = 0
+}
+# The line of folder NAME of account A in this sync.
+function bl_folder(a, name,   j) {
+	if ((a, name) in bl_fj) return bl_fj[a, name]
+	bl_add(a)
+	j = bl_fj[a, name] = ++bl_nf[a]
+	bl_f[a, j, "name"] = name
+	bl_f[a, j, "st"] = "waiting"
+	return j
+}
+# The outcome records of sync-apply, as they come.
+function bl_apply(a,   k, j, t, n, r) {
+	k = f[3]
+	t = systime()
+	if (k == "folder") {
+		r = f[4]
+		j = bl_cur[a] = bl_folder(a, r)
+		bl_f[a, j, "st"] = "syncing"
+		bl_f[a, j, "t0"] = bl_f[a, j, "t1"] = t
+		# a folder with work to do may take long: shown at once
+		bl_touch(bl_pn[a, r, "c"] + bl_pn[a, r, "f"] + bl_pn[a, r, "d"] > 0)
+		return
+	}
+	j = bl_cur[a]
+	if (j == 0) return
+	r = bl_f[a, j, "name"]
+	bl_ta1[a] = bl_f[a, j, "t1"] = t
+	if ((k == "done" || k == "would") && f[4] in bl_kind) {
+		n = bl_kind[f[4]]
+		bl_f[a, j, n]++
+		bl_nd[a, n]++
+		if (f[4] == "fetch" && k == "done") {
+			n = bl_psize[a, r, f[5]] + 0
+			bl_f[a, j, "b"] += n
+			bl_bytes[a] += n
+			# the next message is large: no news for a while
+			bl_touch(bl_pq[a, r, ++bl_f[a, j, "q"] + 1] >= 524288)
+		} else
+			bl_touch(0)
+	} else if (k == "failed" || k == "error") {
+		bl_f[a, j, "x"]++
+		bl_nd[a, "x"]++
+		bl_touch(1)
+	} else if (k == "end") {
+		bl_f[a, j, "st"] = "done"
+		bl_fdone[a]++
+		bl_cur[a] = 0
+		bl_touch(0)
+	}
+}
+# Something new to show.  URGENT (the state of an account, a warning, a
+# folder or a message that may take long): drawn at once.  Else drawn
+# if there were fewer than 10 draws in this second (awk has no finer
+# clock), or with the next event: a burst of events costs 10 draws a
+# second, and whatever ends it is urgent.
+function bl_touch(urgent) {
+	bl_dirty = 1
+	if (urgent) bl_urgent = 1
+}
+function bl_tick(   t) {
+	if (!bl_dirty || bl_done) return
+	t = systime()
+	if (t != bl_sec) {
+		bl_sec = t
+		bl_ndraw = 0
+		bl_size()
+	}
+	if (!bl_urgent && bl_ndraw >= 10) return
+	bl_ndraw++
+	bl_draw(0)
+}
+# The terminal resized: everything drawn again on a cleared screen.
+function bl_size(   cmd, s, p) {
+	if (!bl_stty) return
+	cmd = "stty size <&2 2>/dev/null"
+	s = ""
+	cmd | getline s
+	close(cmd)
+	if (split(s, p, " ") == 2 && p[1] > 0 && p[2] > 0 && (p[1] != bl_R || p[2] != bl_C)) {
+		bl_R = p[1] + 0
+		bl_C = p[2] + 0
+		bl_fresh = 1
+	}
+}
+function bl_log(s, urgent,   n, i, x) {
+	n = split(s, x, "\n")
+	for (i = 1; i <= n; i++) bl_logl[++bl_nlog % 512] = x[i]
+	bl_touch(urgent)
+}
+# S on one line of W columns: control characters shown as "?", no
+# character of UTF-8 cut in half.
+function bl_fit(s, w,   c) {
+	gsub(/\t/, " ", s)
+	gsub(/[\001-\037\177]/, "?", s)
+	if (length(s) <= w) return s
+	c = substr(s, w + 1, 1)
+	s = substr(s, 1, w)
+	if (c >= "\200" && c < "\300") {
+		sub(/[\200-\277]*$/, "", s)
+		sub(/[\300-\377]$/, "", s)
+	}
+	return s
+}
+function bl_mmss(t) {
+	if (t < 0) t = 0
+	return sprintf("%d:%02d", int(t / 60), t % 60)
+}
+function bl_rate(b, t) {
+	if (b <= 0) return ""
+	if (t < 1) t = 1
+	b /= t
+	if (b >= 1048576) return sprintf(", %.1f MB/s", b / 1048576)
+	return sprintf(", %.1f KB/s", b / 1024)
+}
+# ", WHAT DONE/PLANNED" of a kind of action planned (a dry run: what
+# it would do).
+function bl_counts(done, planned, what) {
+	if (planned == 0) return ""
+	if (dryrun) return ", " bl_dry[what] " " planned
+	return ", " what " " done "/" planned
+}
+function bl_aline(a,   s, x) {
+	s = bl_st[a]
+	if (s == "syncing" && bl_cur[a]) s = s " " bl_f[a, bl_cur[a], "name"]
+	else if (s == "done") s = "done in " bl_mmss(bl_t1[a] - bl_t0[a])
+	else if (s == "sleeping") s = "sleeping, next sync in " bl_mmss(bl_sleep[a] - systime())
+	s = a ": " s
+	if ((a, "folders") in bl_pa) s = s ", folders " bl_fdone[a] "/" bl_pa[a, "folders"]
+	s = s bl_counts(bl_nd[a, "c"] + 0, bl_pa[a, "c"], "copied") \
+	    bl_counts(bl_nd[a, "f"] + 0, bl_pa[a, "f"], "flags") \
+	    bl_counts(bl_nd[a, "d"] + 0, bl_pa[a, "d"], "deleted")
+	if (bl_nd[a, "x"] > 0) s = s ", " bl_nd[a, "x"] " failed"
+	s = s bl_rate(bl_bytes[a], bl_ta1[a] - bl_ta0[a])
+	x = bl_nerr[a]
+	if (x > 0) s = s ", " x " error" (x > 1 ? "s" : "")
+	return s
+}
+function bl_fline(a, j,   s, r, st) {
+	r = bl_f[a, j, "name"]
+	st = bl_f[a, j, "st"]
+	if (st == "done" && bl_pn[a, r, "c"] + bl_pn[a, r, "f"] + bl_pn[a, r, "d"] == 0 && !bl_f[a, j, "x"])
+		st = "nothing to do"
+	s = "  " r ": " st \
+	    bl_counts(bl_f[a, j, "c"] + 0, bl_pn[a, r, "c"], "copied") \
+	    bl_counts(bl_f[a, j, "f"] + 0, bl_pn[a, r, "f"], "flags") \
+	    bl_counts(bl_f[a, j, "d"] + 0, bl_pn[a, r, "d"], "deleted")
+	if (bl_f[a, j, "x"] > 0) s = s ", " bl_f[a, j, "x"] " failed"
+	return s bl_rate(bl_f[a, j, "b"], bl_f[a, j, "t1"] - bl_f[a, j, "t0"])
+}
+# Which folder lines matter most when not all fit: 1 the folder being
+# synced, 2 one where something happened, 3 the others.
+function bl_class(a, j,   st) {
+	st = bl_f[a, j, "st"]
+	if (st == "syncing") return 1
+	if (st != "done" && st != "not changed") return 2
+	if (bl_f[a, j, "c"] + bl_f[a, j, "f"] + bl_f[a, j, "d"] + bl_f[a, j, "x"] > 0) return 2
+	return 3
+}
+# The screen: the account lines (all that fit), then as many folder
+# lines as leave a third of the rest to the log, under their account,
+# the latest first when they do not all fit; a rule; the log.  When
+# only new log lines came, the log scrolls in its own region (DECSTBM)
+# and only they are written.  FINAL: the last line is written last,
+# followed by a newline.
+function bl_draw(final,   w, avail, nacc, rest, rule, budget, nsel, cls, k, i, j, a, maxf, ns, L, nlog, ltop, r, out, s, last, top) {
+	if (bl_R < 2) bl_R = 2
+	w = bl_C > 1 ? bl_C - 1 : 1
+	avail = bl_R - 1
+	nacc = bl_na < avail ? bl_na : avail
+	rest = avail - nacc
+	rule = rest >= 2
+	if (rule) rest--
+	budget = rest > 3 ? rest - int(rest / 3) : rest - 1
+	if (budget < 0) budget = 0
+	delete bl_sel
+	nsel = maxf = 0
+	for (i = 1; i <= nacc; i++) if (bl_nf[bl_an[i]] > maxf) maxf = bl_nf[bl_an[i]]
+	for (cls = 1; cls <= 3 && nsel < budget; cls++)
+		for (k = 0; k < maxf && nsel < budget; k++)
+			for (i = 1; i <= nacc && nsel < budget; i++) {
+				a = bl_an[i]
+				j = bl_nf[a] - k
+				if (j >= 1 && !((a, j) in bl_sel) && bl_class(a, j) == cls) {
+					bl_sel[a, j] = 1
+					nsel++
+				}
+			}
+	ns = 0
+	for (i = 1; i <= nacc; i++) {
+		a = bl_an[i]
+		L[++ns] = bl_fit(bl_aline(a), w)
+		for (j = 1; j <= bl_nf[a]; j++)
+			if ((a, j) in bl_sel) L[++ns] = bl_fit(bl_fline(a, j), w)
+	}
+	if (rule) {
+		if (length(bl_rule) != w) {
+			bl_rule = ""
+			for (i = 0; i < w; i++) bl_rule = bl_rule "-"
+		}
+		L[++ns] = bl_rule
+	}
+	ltop = ns + 1
+	nlog = avail - ns
+	if (nlog > bl_nlog) nlog = bl_nlog
+	if (nlog > 511) nlog = 511
+	for (i = bl_nlog - nlog + 1; i <= bl_nlog; i++) L[++ns] = bl_fit(bl_logl[i % 512], w)
+	out = ""
+	if (bl_fresh) {
+		out = "\033[H\033[2J"
+		delete bl_prev
+		bl_fresh = 0
+	} else if (ltop == bl_ltop && nlog == avail - ltop + 1 && bl_lshown == nlog &&
+	    (k = bl_nlog - bl_llast) > 0 && k < nlog) {
+		out = "\033[" ltop ";" avail "r\033[" avail ";1H"
+		for (i = 0; i < k; i++) out = out "\n"
+		out = out "\033[r"
+		for (r = ltop; r <= avail; r++) bl_prev[r] = r + k <= avail ? bl_prev[r + k] : ""
+	}
+	bl_ltop = ltop
+	bl_lshown = nlog
+	bl_llast = bl_nlog
+	last = final ? ns : 0
+	top = ns > bl_nprev ? ns : bl_nprev
+	for (r = 1; r <= top; r++) {
+		s = r <= ns ? L[r] : ""
+		if (r == last || s == bl_prev[r]) continue
+		out = out "\033[" r ";1H" s "\033[K"
+		bl_prev[r] = s
+	}
+	bl_nprev = ns
+	if (last) out = out "\033[" last ";1H" L[last] "\033[K\n"
+	else if (out != "") out = out "\033[" (ns + 1) ";1H"
+	printf "%s", out
+	fflush()
+	bl_dirty = bl_urgent = 0
+}
+# Events that change what the status area shows.
+function bl_event(c, a,   j) {
+	if (c == "apply") bl_apply(a)
+	else if (c == "register") bl_state(a, "waiting")
+	else if (c == "acct") {
+		bl_reset(a)
+		bl_t0[a] = systime()
+		bl_state(a, "starting")
+	} else if (c == "callhook") {
+		if (bl_st[a] != "running a hook") bl_state(a, "running a hook")
+	} else if (c == "connecting")
+		bl_state(a, "connecting, listing")
+	else if (c == "plan") {
+		bl_ta0[a] = bl_ta1[a] = systime()
+		bl_state(a, "syncing")
+	} else if (c == "skipping") {
+		j = bl_folder(a, f[3])
+		bl_f[a, j, "st"] = "not changed"
+		bl_touch(0)
+	} else if (c == "validity") {
+		j = bl_folder(a, f[3])
+		bl_f[a, j, "st"] = "UID validity problem"
+		bl_touch(1)
+	} else if (c == "acctdone") {
+		bl_t1[a] = systime()
+		bl_state(a, "done")
+	} else if (c == "sleeping") {
+		bl_sleep[a] = systime() + f[4]
+		bl_state(a, f[3] > 0 ? "sleeping" : "done")
+	} else if (c == "unregister") {
+		if (bl_st[a] == "sleeping") bl_state(a, "done")
+		else if (bl_st[a] == "waiting") bl_state(a, "stopped")
+	} else if (c == "error" && a != "") {
+		bl_nerr[a]++
+		bl_touch(1)
+	} else if (c == "terminate") {
+		if (!bl_done) bl_draw(1)
+		bl_done = 1
+	}
+	bl_tick()
+}
 BEGIN {
 	FS = "\t"
 	for (i = 1; i < 256; i++) ord[sprintf("%c", i)] = i
@@ -770,6 +1100,19 @@ BEGIN {
 	dbg[""] = 1
 	last_thread = ""
 	main_thr = "MainThread"
+	bl = ui == "blinkenlights"
+	bl_kind["fetch"] = bl_kind["upload"] = "c"
+	bl_kind["flags-local"] = bl_kind["flags-remote"] = "f"
+	bl_kind["delete-local"] = bl_kind["delete-remote"] = "d"
+	bl_dry["copied"] = "to copy"
+	bl_dry["flags"] = "flags to change"
+	bl_dry["deleted"] = "to delete"
+	# the size of the terminal: from stty, else $LINES and $COLUMNS, else 24x80
+	bl_stty = rows > 0
+	bl_R = rows > 0 ? rows + 0 : ENVIRON["LINES"] > 0 ? ENVIRON["LINES"] + 0 : 24
+	bl_C = cols > 0 ? cols + 0 : ENVIRON["COLUMNS"] > 0 ? ENVIRON["COLUMNS"] + 0 : 80
+	bl_fresh = 1
+	bl_sec = systime()
 	nerr = 0
 	logfile = ENVIRON["OI_LOGFILE"]
 	banner = ENVIRON["OI_BANNER"]
@@ -806,10 +1149,11 @@ BEGIN {
 		if ("thread" in dbg) emit("debug", "", f[3], "[thread]: Register new thread \047" f[3] "\047 (account \047" a "\047)", "")
 	} else if (c == "unregister") {
 		main_thr = single ? f[3] : "MainThread"
-		if (single) next
-		info("threadExited", "MainThread", "", f[3])
-		info("unregisterthread", "MainThread", "", f[3])
-		if ("thread" in dbg) emit("debug", "", "MainThread", "[thread]: Unregister thread \047" f[3] "\047", "")
+		if (!single) {
+			info("threadExited", "MainThread", "", f[3])
+			info("unregisterthread", "MainThread", "", f[3])
+			if ("thread" in dbg) emit("debug", "", "MainThread", "[thread]: Unregister thread \047" f[3] "\047", "")
+		}
 	} else if (c == "acct") {
 		start[a] = systime()
 		info("acct", athr(a), "*** Processing account " a, a)
@@ -854,8 +1198,12 @@ BEGIN {
 			emit(ui == "ttyui" ? "info" : "debug", "", athr(a), t, t)
 		}
 	} else if (c == "raw") {
-		print f[3]
-		fflush()
+		if (bl)
+			bl_log(f[3], 0)
+		else {
+			print f[3]
+			fflush()
+		}
 	} else if (c == "terminate") {
 		if (ui != "machineui") {
 			if (nerr > 0) {
@@ -867,18 +1215,34 @@ BEGIN {
 		}
 		info("terminate", main_thr, "", f[3] "\n" f[4] "\n" f[5])
 	}
-}'
+	if (bl) bl_event(c, a)
+}
+# (the end of the input without a terminate: the driver killed)
+END { if (bl && !bl_done && bl_nprev) bl_draw(1) }'
 
 ui_start() {
 	mkfifo "$W/ui" || die "cannot create a FIFO in $W"
 	# strings reach awk through the environment: -v would read escapes
-	if [ "$ui" = ttyui ]; then exec 6>&2; else exec 6>&1; fi
+	case $ui in
+	ttyui | blinkenlights) exec 6>&2 ;;
+	*) exec 6>&1 ;;
+	esac
+	# blinkenlights: the size of the terminal, which it checks again
+	# once a second while it draws (rows 0: stty could not tell)
+	_rows=0 _cols=0
+	if [ "$ui" = blinkenlights ]; then
+		_sz=$(stty size <&2 2>/dev/null)
+		case $_sz in
+		[1-9]*\ [1-9]*) _rows=${_sz% *} _cols=${_sz#* } ;;
+		esac
+	fi
 	_plat=
 	[ -n "$o_log" ] && _plat=$(uname -s 2>/dev/null | tr 'A-Z' 'a-z')
 	# shellcheck disable=SC2086
 	OI_LOGFILE=$o_log OI_ARGS=$argv0 OI_BANNER=$banner OI_PLATFORM=$_plat \
 	LC_ALL=C awk $AWKI -v ui="$ui" -v dryrun="$dryrun" -v debug="$debug" \
 	    -v also_syslog="$o_syslog" -v pid=$$ -v version="$VERSION" -v single="$o_single" \
+	    -v rows="$_rows" -v cols="$_cols" \
 	    "$ui_program" <"$W/ui" >&6 &
 	ui_pid=$!
 	exec 6>&-
