@@ -38,6 +38,7 @@ struct folder {
 	uint32_t	 exists;
 	int		 nomodseq;
 	int		 header_done;
+	int		 discard;	/* its FETCH replies mean nothing */
 	unsigned long	 count;
 	const char	*mode;
 };
@@ -252,10 +253,11 @@ on_untagged(void *ctx, struct imap *im, const struct iresp *r)
 	}
 	if (strcmp(r->name, "EXISTS") == 0 && r->has_number && cur)
 		cur->exists = r->number;
-	else if (strcmp(r->name, "FETCH") == 0 && cur && r->args.n == 1 &&
-	    r->args.items[0].kind == IV_LIST)
+	else if (strcmp(r->name, "FETCH") == 0 && cur && !cur->discard &&
+	    r->args.n == 1 && r->args.items[0].kind == IV_LIST)
 		put_message(&r->args.items[0]);
-	else if (strcmp(r->name, "VANISHED") == 0 && cur && r->args.n >= 1) {
+	else if (strcmp(r->name, "VANISHED") == 0 && cur && !cur->discard &&
+	    r->args.n >= 1) {
 		const struct ival *set = &r->args.items[r->args.n - 1];
 
 		if (set->kind == IV_ATOM && strspn(set->s, "0123456789:,") ==
@@ -521,7 +523,11 @@ list_messages(struct imap *im, struct folder **sel, size_t nsel)
 			etag[k] = imap_cmd(im, "EXAMINE %a", f->raw);
 			if (window_since || window_size)
 				continue;	/* SEARCH first, then FETCH */
-			if (f->have_prev && qresync && f->prev_modseq) {
+			/* changes since, where the folder is the same one: the
+			 * UIDVALIDITY of the LIST's STATUS is the saved one */
+			if (f->have_prev && qresync && f->prev_modseq &&
+			    f->have_status &&
+			    f->uidvalidity == f->prev_uidvalidity) {
 				f->mode = "changed";
 				ftag[k] = imap_cmd(im, "UID FETCH 1:* %s "
 				    "(CHANGEDSINCE %llu VANISHED)", items,
@@ -556,15 +562,22 @@ list_messages(struct imap *im, struct folder **sel, size_t nsel)
 				continue;
 			}
 			imap_reply_free(&rep);
-			/* the UIDVALIDITY changed: changes since mean nothing */
+			/*
+			 * The UIDVALIDITY changed between the LIST and the
+			 * EXAMINE: the changes since mean nothing, and a FETCH
+			 * sent now would be answered after the next folders'
+			 * commands.  The folder is an error, to list again.
+			 */
 			if (strcmp(f->mode, "changed") == 0 &&
 			    f->uidvalidity != f->prev_uidvalidity) {
+				f->discard = 1;
 				if (imap_wait(im, ftag[k], &rep) == -1)
 					lost(im);
 				imap_reply_free(&rep);
-				f->mode = "full";
-				f->count = 0;
-				ftag[k] = imap_cmd(im, "UID FETCH 1:* %s", items);
+				put_error("the UIDVALIDITY changed during the "
+				    "listing: list again", f->name);
+				status = EXIT_FAIL;
+				continue;
 			}
 			if (window_since || window_size) {
 				char *day = window_since ?

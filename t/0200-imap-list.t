@@ -284,6 +284,23 @@ test_expect_success 'incremental: exactly the changed messages and the vanished 
 	grep -q "^vanished	5$" out
 '
 
+test_expect_success 'incremental: a renumbered folder is listed whole, the others stay right' '
+	imap-list -c rc -a A -m >state2 &&
+	dc_adm mailbox delete -u alice "Tom & Jerry" &&
+	dc_adm mailbox create -u alice "Tom & Jerry" &&
+	dovecot_fill alice "Tom & Jerry" 2 >/dev/null &&
+	dc_adm flags add -u alice "\\Flagged" mailbox Work/Sub uid 1 &&
+	imap-list -c rc -a A -C state2 >out &&
+	imap-list -c rc -a A -m >full &&
+	grep "^mailbox.*	full	/	Tom &- Jerry$" out &&
+	grep "^mailbox.*	changed	/	Work/Sub$" out &&
+	sed -n "/	Tom &- Jerry$/,/^end/p" out >a &&
+	sed -n "/	Tom &- Jerry$/,/^end/p" full >b &&
+	test_cmp b a &&
+	awk -F "\t" "\$1 == \"mailbox\" { n = 0 } \$1 == \"msg\" { n++ } \$1 == \"end\" && n != \$2 { bad = 1 } END { exit bad }" out &&
+	test "$(grep -c "^msg" out)" = 3
+'
+
 test_expect_success '-S and -L list a window (server-side SEARCH)' '
 	imap-list -c rc -a A -S 2000-01-01 -L 700 INBOX >out &&
 	grep "^mailbox" out | cut -f6 >mode && echo window >want && test_cmp want mode &&
