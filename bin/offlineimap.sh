@@ -145,10 +145,21 @@ tool T_IDLE imap-idle
 
 # mawk reads a pipe in big blocks unless told not to: the UI and the
 # forwarders must see each line as it comes.
+# (Debian's awk is mawk: known without running it)
 AWKI=
-case $(awk -W version 2>&1 </dev/null) in
-*mawk*) AWKI='-W interactive' ;;
-esac
+_aw=
+IFS=:
+for _p in $PATH; do
+	[ -x "${_p:-.}/awk" ] && { _aw=${_p:-.}/awk; break; }
+done
+unset IFS
+if [ -n "$_aw" ] && { [ "$_aw" -ef /usr/bin/mawk ] || [ "$_aw" -ef /bin/mawk ]; }; then
+	AWKI='-W interactive'
+else
+	case $(awk -W version 2>&1 </dev/null) in
+	*mawk*) AWKI='-W interactive' ;;
+	esac
+fi
 
 # ---- the command line (optparse's rules: clustered short options,
 # attached or separate arguments, long options abbreviated as long as
