@@ -960,37 +960,70 @@ recover(struct folder *f, const char *intent, const char *path,
 	return 0;
 }
 
-static int
-upload_one(struct folder *f, struct act *a)
+/*
+ * An upload in flight: prepared (its intent in the status, its file open),
+ * then its APPEND sent, then its reply read.  With LITERAL+ the APPENDs of
+ * a batch go out one after the other and the replies are read after: the
+ * intents of the whole batch are durable before the first APPEND, so a
+ * crash anywhere leaves each message either not on the server or found
+ * again by its intent.
+ */
+#define UP_BATCH	64		/* messages per batch */
+#define UP_BYTES	(32u << 20)	/* bytes per batch, about */
+
+struct upjob {
+	struct act	*a;
+	struct msgsrc	 m;
+	char		*rel, *key, *intent;
+	uint32_t	 tag;
+};
+
+static void
+upjob_free(struct upjob *j)
 {
-	struct msgsrc m;
-	struct imap_literal lit;
-	struct imap_reply rep;
-	char *rel, *full, *key, *intent = NULL, *fl, *e, *iflags;
-	char date[40], hdr[48] = "-";
-	uint32_t uid = 0, tag;
+	msgsrc_close(&j->m);
+	free(j->rel);
+	free(j->key);
+	free(j->intent);
+	memset(j, 0, sizeof(*j));
+	j->m.fd = -1;
+}
+
+/*
+ * 0 prepared; 1 settled already (adopted after a crash, skipped, failed);
+ * -1 the connection is lost.  The intent is set, not committed.
+ */
+static int
+up_prepare(struct folder *f, struct act *a, struct upjob *j)
+{
+	char *full = NULL, *intent = NULL, *e, hdr[48] = "-";
+	uint32_t uid = 0;
 	int r, have, uidplus = imap_has(im, "UIDPLUS");
 
-	if ((rel = locate(f, a->path)) == NULL) {
+	memset(j, 0, sizeof(*j));
+	j->m.fd = -1;
+	j->a = a;
+	if ((j->rel = locate(f, a->path)) == NULL) {
 		outcome(f, a, AS_SKIPPED, "the file is gone");
-		return 0;
+		return 1;
 	}
 	{
-		const char *name = strrchr(rel, '/') + 1;
+		const char *name = strrchr(j->rel, '/') + 1;
 
-		if (asprintf(&key, INTENT "%.*s", (int)base_len(name), name)
-		    == -1)
+		if (asprintf(&j->key, INTENT "%.*s", (int)base_len(name),
+		    name) == -1)
 			err(EXIT_FAIL, "asprintf");
 	}
-	if (asprintf(&full, "%s/%s", f->dir, rel) == -1)
+	if (asprintf(&full, "%s/%s", f->dir, j->rel) == -1)
 		err(EXIT_FAIL, "asprintf");
-	db_check(f, have = status_get_meta(f->st, key, &intent));
+	db_check(f, have = status_get_meta(f->st, j->key, &intent));
 	if (have == 1) {
-		if ((r = recover(f, intent, rel, &uid)) == -1)
+		if ((r = recover(f, intent, j->rel, &uid)) == -1)
 			goto lost;
 		if (r == 1) {
-			adopt(f, a, rel, key, uid, " (found after a crash)");
-			goto out;
+			adopt(f, a, j->rel, j->key, uid,
+			    " (found after a crash)");
+			goto settled;
 		}
 	}
 	if (!uidplus) {
@@ -999,7 +1032,7 @@ upload_one(struct folder *f, struct act *a)
 		if (msg_crc32(full, &crc) == -1) {
 			outcomef(f, a, AS_FAILED, "%s: %s", full,
 			    strerror(errno));
-			goto out;
+			goto settled;
 		}
 		snprintf(hdr, sizeof(hdr), "%u-%010u", crc,
 		    (unsigned)arc4random_uniform(1000000000u));
@@ -1012,56 +1045,82 @@ upload_one(struct folder *f, struct act *a)
 		if (strcmp(hdr, "-") != 0 && asprintf(&xh, "X-OfflineIMAP: %s",
 		    hdr) == -1)
 			err(EXIT_FAIL, "asprintf");
-		r = msgsrc_open(&m, full, xh, &e);
+		r = msgsrc_open(&j->m, full, xh, &e);
 		free(xh);
 		if (r == -1) {
+			j->m.fd = -1;
 			outcome(f, a, AS_FAILED, e);
 			free(e);
-			goto out;
+			goto settled;
 		}
 	}
-	/* the intent, durable before the APPEND */
-	free(intent);
-	if (asprintf(&intent, "%u %llu %lld %s %s", f->sel_uidnext,
-	    (unsigned long long)m.size, m.mtime, hdr, m.msgid ? m.msgid : "")
-	    == -1)
+	/* the intent, durable (the caller commits) before the APPEND */
+	if (asprintf(&j->intent, "%u %llu %lld %s %s", f->sel_uidnext,
+	    (unsigned long long)j->m.size, j->m.mtime, hdr,
+	    j->m.msgid ? j->m.msgid : "") == -1)
 		err(EXIT_FAIL, "asprintf");
-	db_check(f, status_set_meta(f->st, key, intent));
-	commit(f);
+	db_check(f, status_set_meta(f->st, j->key, j->intent));
+	free(full);
+	free(intent);
+	return 0;
+settled:
+	free(full);
+	free(intent);
+	upjob_free(j);
+	return 1;
+lost:
+	free(full);
+	free(intent);
+	upjob_free(j);
+	return -1;
+}
 
-	fl = name_flags(rel);
+/* Its APPEND, literal and all; the file is closed after.  -1 lost. */
+static int
+up_send(struct folder *f, struct upjob *j)
+{
+	struct imap_literal lit;
+	char date[40], *fl, *iflags, *raw;
+
+	fl = name_flags(j->rel);
 	iflags = imap_flags(fl);
 	free(fl);
-	msg_internaldate(m.mtime, date, sizeof(date));
-	lit.len = m.size;
+	msg_internaldate(j->m.mtime, date, sizeof(date));
+	lit.len = j->m.size;
 	lit.read = msgsrc_read;
-	lit.ctx = &m;
-	{
-		char *raw = raw_name(f->remote);
-
-		tag = imap_cmd(im, "APPEND %a (%s) \"%s\" %L", raw, iflags,
-		    date, &lit);
-		free(raw);
-	}
+	lit.ctx = &j->m;
+	raw = raw_name(f->remote);
+	j->tag = imap_cmd(im, "APPEND %a (%s) \"%s\" %L", raw, iflags, date,
+	    &lit);
+	free(raw);
 	free(iflags);
-	if (tag == 0 || imap_wait(im, tag, &rep) == -1) {
-		msgsrc_close(&m);
-		goto lost;
-	}
-	msgsrc_close(&m);
+	msgsrc_close(&j->m);
+	return j->tag == 0 ? -1 : 0;
+}
+
+/* Its reply: the UID, the file renamed and recorded.  -1 lost. */
+static int
+up_finish(struct folder *f, struct upjob *j)
+{
+	struct imap_reply rep;
+	uint32_t uid = 0;
+
+	if (imap_wait(im, j->tag, &rep) == -1)
+		return -1;
 	step();
 	if (rep.status != IS_OK) {
 		/* refused (over quota, ...): nothing reached the server */
 		char *why = reply_text(&rep);
 
 		imap_reply_free(&rep);
-		db_check(f, status_del_meta(f->st, key));
+		db_check(f, status_del_meta(f->st, j->key));
 		commit(f);
-		outcome(f, a, AS_FAILED, why);
+		outcome(f, j->a, AS_FAILED, why);
 		free(why);
-		goto out;
+		return 0;
 	}
-	if (uidplus && rep.code && strncmp(rep.code, "APPENDUID ", 10) == 0) {
+	if (imap_has(im, "UIDPLUS") && rep.code &&
+	    strncmp(rep.code, "APPENDUID ", 10) == 0) {
 		unsigned long v, u;
 
 		if (sscanf(rep.code + 10, "%lu %lu", &v, &u) == 2 &&
@@ -1069,27 +1128,16 @@ upload_one(struct folder *f, struct act *a)
 			uid = (uint32_t)u;
 	}
 	imap_reply_free(&rep);
-	if (uid == 0 && (r = recover(f, intent, rel, &uid)) == -1)
-		goto lost;
+	if (uid == 0 && recover(f, j->intent, j->rel, &uid) == -1)
+		return -1;
 	if (uid == 0) {
-		outcome(f, a, AS_FAILED, "uploaded, but the server did not "
+		outcome(f, j->a, AS_FAILED, "uploaded, but the server did not "
 		    "say its UID and it was not found; the next run looks "
 		    "for it again");
-		goto out;
+		return 0;
 	}
-	adopt(f, a, rel, key, uid, "");
-out:
-	free(rel);
-	free(full);
-	free(key);
-	free(intent);
+	adopt(f, j->a, j->rel, j->key, uid, "");
 	return 0;
-lost:
-	free(rel);
-	free(full);
-	free(key);
-	free(intent);
-	return lost();
 }
 
 /*
@@ -1135,16 +1183,51 @@ do_recoveries(struct folder *f)
 	return 0;
 }
 
+/*
+ * The uploads of a folder, in batches: the intents of a batch in one
+ * commit, then its APPENDs, then their replies.  Without LITERAL+ each
+ * literal waits for the server's "+": one message at a time.
+ */
 static int
 do_uploads(struct folder *f)
 {
-	size_t i;
+	size_t i = 0, nj = 0, k, max = imap_has(im, "LITERAL+") ? UP_BATCH : 1;
+	struct upjob *jobs = xreallocarray(NULL, max, sizeof(*jobs));
+	uint64_t bytes;
+	int r;
 
-	for (i = 0; i < f->n; i++)
-		if (f->a[i].kind == A_UPLOAD && f->a[i].state == AS_PENDING &&
-		    upload_one(f, &f->a[i]) == -1)
-			return -1;
+	while (i < f->n) {
+		nj = 0;
+		bytes = 0;
+		for (; i < f->n && nj < max && bytes < UP_BYTES; i++) {
+			if (f->a[i].kind != A_UPLOAD ||
+			    f->a[i].state != AS_PENDING)
+				continue;
+			if ((r = up_prepare(f, &f->a[i], &jobs[nj])) == -1)
+				goto lost;
+			if (r == 0)
+				bytes += jobs[nj++].m.size;
+		}
+		if (nj == 0)
+			continue;
+		commit(f);
+		for (k = 0; k < nj; k++)
+			if (up_send(f, &jobs[k]) == -1)
+				goto lost;
+		for (k = 0; k < nj; k++)
+			if (up_finish(f, &jobs[k]) == -1)
+				goto lost;
+		for (k = 0; k < nj; k++)
+			upjob_free(&jobs[k]);
+	}
+	free(jobs);
 	return 0;
+lost:
+	/* the intents stay: the next run finds what reached the server */
+	for (k = 0; k < nj; k++)
+		upjob_free(&jobs[k]);
+	free(jobs);
+	return lost();
 }
 
 /* Intents of uploads that are settled (the file has its UID now, or is

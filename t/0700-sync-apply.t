@@ -87,6 +87,22 @@ test_expect_success 'an uploaded message keeps its bytes (only LF made CRLF on t
 	cmp "$f" "$r"
 '
 
+test_expect_success 'uploads are pipelined: all APPENDs sent before the first reply' '
+	for i in 1 2 3 4 5 6; do
+		printf "From: me@example.org\nMessage-ID: <pipe$i@example.org>\nSubject: pipe $i\n\nbody $i\n" \
+		    >mail/INBOX/new/1700000100.pipe$i.host || return 1
+	done
+	sync_run -d 2>trace &&
+	! grep -q "^failed" applied &&
+	test "$(grep -c "^done	upload" applied)" = 6 &&
+	grep -n "C: a[0-9]* APPEND" trace | sed -n "6p" >sixth &&
+	test -s sixth &&
+	first_reply=$(grep -n "S: a[0-9]* OK \[APPENDUID" trace | head -n 1 | cut -d: -f1) &&
+	test "$(cut -d: -f1 sixth)" -lt "$first_reply" &&
+	sync_run && plan_actions >actions && test_cmp /dev/null actions &&
+	sides_agree && no_duplicates
+'
+
 test_expect_success 'the same flag changed on both sides: both changes kept' '
 	dc_adm flags add -u alice "\\Flagged" mailbox INBOX uid 40 >/dev/null &&
 	f=$(ls mail/INBOX/new | grep ",U=40,") &&
