@@ -1857,6 +1857,25 @@ apply_stop() {
 	apply_pid=
 }
 
+# list_remote FOLDER...: imap-list into $d/remote ($cflag: incremental);
+# fails when the sync cannot go on ($arc set).
+list_remote() {
+	eval "run \"\$d/remote\" \"\$d/err.list\" \"\$T_LIST\" -c \"\$o_config\" $kq $dflag $cflag -a \"\$acct\" -D -m \"\$@\""
+	_lrc=$?
+	if [ $_lrc != 0 ]; then
+		scan_reap
+		tool_errors "$d/err.list" error
+		if [ $_lrc = 75 ]; then
+			arc=75
+			return 1
+		fi
+		arc=1
+		grep -q '^end	' "$d/remote" || return 1
+	fi
+	[ $abort_now = 1 ] && { scan_reap; return 1; }
+	return 0
+}
+
 # scan_reap: the local listing started beside the remote one, stopped.
 scan_reap() {
 	[ -n "$scan_pid" ] || return 0
@@ -2012,20 +2031,7 @@ sync_locked() {
 	    [ -s "$lstate" ]; then
 		cflag='-C "$lstate"'
 	fi
-	eval "run \"\$d/remote\" \"\$d/err.list\" \"\$T_LIST\" -c \"\$o_config\" $kq $dflag $cflag -a \"\$acct\" -D -m \"\$@\""
-	rc=$?
-	if [ $rc != 0 ]; then
-		scan_reap
-		if [ $rc = 75 ]; then
-			tool_errors "$d/err.list" error
-			arc=75
-			return
-		fi
-		tool_errors "$d/err.list" error
-		arc=1
-		grep -q '^end	' "$d/remote" || return
-	fi
-	[ $abort_now = 1 ] && { scan_reap; return; }
+	list_remote "$@" || return
 
 	if [ -d "$a_root" ]; then
 		if [ -n "$scan_pid" ]; then
@@ -2060,6 +2066,16 @@ sync_locked() {
 	[ -f "$d/plan.$((iter - 2))" ] && rm -f "$d/plan.$((iter - 2))"
 	eval "run \"\$plan\" \"\$d/err.plan\" \"\$T_PLAN\" -c \"\$o_config\" $kq -a \"\$acct\" $qflag $fopt \"\$d/remote\" \"\$d/local\""
 	rc=$?
+	# an incremental listing that does not add up with the status (removed
+	# or changed since, to download a folder again, say): all listed whole
+	if [ $rc = 75 ] && [ -n "$cflag" ]; then
+		ev debug "$acct" "$thr" '' "the incremental listing does not add up with the status: listing again, whole"
+		rm -f "$lstate"
+		cflag=
+		list_remote "$@" || return
+		eval "run \"\$plan\" \"\$d/err.plan\" \"\$T_PLAN\" -c \"\$o_config\" $kq -a \"\$acct\" $qflag $fopt \"\$d/remote\" \"\$d/local\""
+		rc=$?
+	fi
 	if [ $rc != 0 ] && ! grep -q '^account	' "$plan"; then
 		tool_errors "$d/err.plan" error
 		arc=1

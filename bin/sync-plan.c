@@ -53,6 +53,7 @@ static struct lfolder *lf;
 static size_t nlf;
 static struct maildir_kwmap kwmap;
 static int status = EXIT_OK;
+static int relist;		/* a folder is to be listed whole */
 static int qflag, Dflag;
 static long long share = 50, minsize = 20;
 static size_t totals[PK_NKINDS];
@@ -552,6 +553,20 @@ plan_folder(struct rfolder *r, struct lfolder *l, int create)
 	pf.local_deletes = cf.ldeletes;
 	pf.remote_deletes = cf.rdeletes;
 
+	/* an incremental listing says enough only with the status of the
+	 * last complete sync: else the folder is to be listed whole */
+	if (pf.rmode == PLAN_CHANGED) {
+		size_t n = plan_remote_count(&pf);
+
+		if (n != r->in->exists) {
+			printf("# %s: relist: the status and the changes "
+			    "listed make %zu messages, the server has %u (the "
+			    "status changed since the last sync): to be listed "
+			    "whole\n", name, n, r->in->exists);
+			relist = 1;
+			goto done;
+		}
+	}
 	if (qflag && l != NULL && quick_unchanged(r, &pf)) {
 		printf("# %s: skipped by -q (the counts and the local flags "
 		    "are as the status has them)\n", name);
@@ -925,5 +940,7 @@ main(int argc, char *argv[])
 	listing_free(&llist);
 	maildir_kwmap_free(&kwmap);
 	free(kopts);
+	if (status == EXIT_OK && relist)
+		status = EXIT_RETRY;
 	return status;
 }

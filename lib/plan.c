@@ -147,6 +147,46 @@ vanished(const struct plan_folder *pf, size_t *vi, uint32_t uid)
 	return *vi < pf->nvanished && pf->vanished[*vi].lo <= uid;
 }
 
+/* Is uid in one of the sorted, disjoint ranges? */
+static int
+in_ranges(const struct plan_range *v, size_t n, uint32_t uid)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v[mid].hi < uid)
+			lo = mid + 1;
+		else if (v[mid].lo > uid)
+			hi = mid;
+		else
+			return 1;
+	}
+	return 0;
+}
+
+size_t
+plan_remote_count(const struct plan_folder *pf)
+{
+	size_t i = 0, j = 0, n = 0;
+	uint32_t u;
+
+	while (i < pf->nt || j < pf->nr) {
+		if (j == pf->nr || (i < pf->nt && pf->t[i].uid < pf->r[j].uid))
+			u = pf->t[i++].uid;
+		else if (i == pf->nt || pf->r[j].uid < pf->t[i].uid)
+			u = pf->r[j++].uid;
+		else {
+			u = pf->r[j++].uid;
+			i++;
+		}
+		if (!in_ranges(pf->vanished, pf->nvanished, u))
+			n++;
+	}
+	return n;
+}
+
 int
 plan_merge(const struct plan_folder *pf, struct plan_result *res)
 {

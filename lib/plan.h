@@ -112,6 +112,13 @@ struct plan_result {
  * their order in l.  res must be zeroed or reset; -1 when out of memory.
  */
 int	 plan_merge(const struct plan_folder *, struct plan_result *res);
+/*
+ * The server's messages an incremental (PLAN_CHANGED) listing implies:
+ * the status UIDs and the listed ones, less the vanished.  After a
+ * complete sync it is the folder's EXISTS; when it is not, the status was
+ * changed or removed since, and the listing does not say enough.
+ */
+size_t	 plan_remote_count(const struct plan_folder *);
 void	 plan_result_reset(struct plan_result *);
 void	 plan_result_free(struct plan_result *);
 /* "fetch", "flags-local", ... as in sync-plan(1). */

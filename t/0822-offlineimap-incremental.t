@@ -121,6 +121,28 @@ test_expect_success 'a lost status database: nothing doubled, nothing lost' '
 	files >again && test_cmp before again
 '
 
+test_expect_success 'a folder downloaded again (its Maildir and status removed) comes back whole' '
+	offlineimap -c rc -u quiet &&
+	grep -q "	Work$" "$st" &&
+	n=$(find mail/Work -type f | wc -l) &&
+	test "$n" -gt 0 &&
+	rm -r mail/Work meta/Account-A/LocalStatus-sqlite/Work &&
+	offlineimap -c rc -u basic -d imap >out 2>&1 &&
+	test "$(find mail/Work -type f | wc -l)" = "$n" &&
+	grep -q "incremental listing does not add up" out &&
+	files >got && server >want && test_cmp want got &&
+	offlineimap -c rc -u quiet &&
+	grep -q "	Work$" "$st"
+'
+
+test_expect_success 'a status changed by another program: the incremental listing is not trusted' '
+	offlineimap -c rc -u quiet &&
+	sqlite3 meta/Account-A/LocalStatus-sqlite/INBOX "DELETE FROM status WHERE id = (SELECT max(id) FROM status)" &&
+	offlineimap -c rc -u quiet &&
+	files >got && server >want && test_cmp want got &&
+	no_dup=$(cut -d" " -f1,2 got | sort | uniq -d) && test -z "$no_dup"
+'
+
 test_expect_success 'a dry run saves no state' '
 	dc_adm flags add -u alice "\\Seen" mailbox Work uid 2 &&
 	cp "$st" st.before &&

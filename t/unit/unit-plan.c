@@ -74,6 +74,37 @@ main(void)
 	    "readonly local: the remote's change stays out of the status");
 	is_str(merge1("FS", "S", "RS", 0, 1), "flags-local RS>FRS; status S>FS",
 	    "readonly remote");
+	{
+		/* status 1..5, listed 3 (changed) and 7 (new), 2 and 4
+		 * vanished: 1 3 5 7 */
+		struct plan_tmsg t[5];
+		struct plan_rmsg r[2];
+		struct plan_range v[2] = { { 2, 2 }, { 4, 4 } };
+		struct plan_folder pf;
+		unsigned i;
+
+		memset(t, 0, sizeof(t));
+		memset(r, 0, sizeof(r));
+		for (i = 0; i < 5; i++)
+			t[i].uid = i + 1;
+		r[0].uid = 3;
+		r[1].uid = 7;
+		memset(&pf, 0, sizeof(pf));
+		pf.t = t;
+		pf.nt = 5;
+		pf.r = r;
+		pf.nr = 2;
+		pf.vanished = v;
+		pf.nvanished = 2;
+		pf.rmode = PLAN_CHANGED;
+		ok(plan_remote_count(&pf) == 4,
+		    "remote count: status and listed, less the vanished");
+		pf.nt = 0;
+		ok(plan_remote_count(&pf) == 2,
+		    "remote count without a status: the listed ones only");
+		pf.nr = 0;
+		ok(plan_remote_count(&pf) == 0, "remote count of nothing");
+	}
 	plan_result_free(&res);
 	return done_testing();
 }
