@@ -185,7 +185,7 @@ test_expect_success 'keywords both ways; unmapped letters stay local' '
 
 test_expect_success 'incremental listing: unlisted is unchanged, vanished is gone' '
 	mkstatus INBOX 1:S 2:S 3:S 4:S &&
-	printf "2 \\\\Seen \\\\Flagged\nvanished 3\n" | remote changed 4 >remote &&
+	printf "2 \\\\Seen \\\\Flagged\nvanished 3\n" | remote changed 3 >remote &&
 	printf "1 FS\n2 S\n3 S\n4 S\n9 S\n" | local_ full >local &&
 	plan && body >actual &&
 	test_file expect <<-EOF &&
@@ -197,6 +197,17 @@ test_expect_success 'incremental listing: unlisted is unchanged, vanished is gon
 	EOF
 	test_cmp expect actual &&
 	grep "^# skip 9: not in the remote listing" out
+'
+
+test_expect_code 75 'incremental listing that does not add up with the status: relist, nothing planned' '
+	mkstatus INBOX 1:S 2:S &&
+	printf "2 \\\\Seen\n" | remote changed 5 >remote &&
+	printf "1 S\n2 S\n" | local_ full >local &&
+	sync-plan -c rc -a A remote local >out 2>err;
+	s=$?
+	grep -q "^# INBOX: relist: the status and the changes listed make 2 messages, the server has 5" out &&
+	! grep -q "^folder	" out &&
+	exit $s
 '
 
 test_expect_success 'maxage window: below the lowest UID unseen, absent not gone' '
