@@ -337,6 +337,9 @@ readable(struct watch *x)
 			return;
 		}
 		if (rv == 1) {
+			/* "+ Still here" reminders while idling: nothing */
+			if (x->st == W_IDLE || x->st == W_DONE)
+				continue;
 			if (x->st != W_START) {
 				imap_fail(x->im, IMAP_ERR_FATAL, "unexpected "
 				    "continuation request");
@@ -500,6 +503,10 @@ main(int argc, char *argv[])
 		keepalive = KEEPALIVE_MAX;
 	keepalive_ms = keepalive * 1000LL;
 	poll_ms = (keepalive < POLL_MAX ? keepalive : POLL_MAX) * 1000LL;
+	/* every wait for the rest of a response is bounded: a server that
+	 * sends half a line and falls silent is a dead connection */
+	if (rem.opts.timeout <= 0)
+		rem.opts.timeout = REPLY_WAIT;
 	reply_ms = (rem.opts.timeout > 0 ? rem.opts.timeout : REPLY_WAIT) *
 	    1000LL;
 

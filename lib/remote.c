@@ -207,7 +207,7 @@ netrc_lookup(const char *path, const char *host, char **login,
 
 /* Passwords: OfflineIMAP's order, with remotepasscmd beside the eval. */
 static char *
-get_password(void *ctx, char **err)
+lookup_password(void *ctx, char **err)
 {
 	struct remote *r = ctx;
 	char *pw = NULL, *file = NULL, *cmd = NULL, *e = NULL;
@@ -305,6 +305,27 @@ get_password(void *ctx, char **err)
 		explicit_bzero(buf, sizeof(buf));
 		return pw;
 	}
+}
+
+
+/*
+ * The password, looked up once per process: a process with several
+ * connections (imap-idle) runs remotepasscmd, or asks, only once.
+ */
+static char *
+get_password(void *ctx, char **err)
+{
+	struct remote *r = ctx;
+	char *pw;
+
+	if (r->pwcache == NULL) {
+		if ((pw = lookup_password(ctx, err)) == NULL)
+			return NULL;
+		r->pwcache = pw;
+	}
+	if ((pw = strdup(r->pwcache)) == NULL)
+		*err = strdup("out of memory");
+	return pw;
 }
 
 static char *
@@ -556,5 +577,9 @@ remote_free(struct remote *r)
 	free(r->user);
 	free(r->identity);
 	free(r->err);
+	if (r->pwcache) {
+		explicit_bzero(r->pwcache, strlen(r->pwcache));
+		free(r->pwcache);
+	}
 	memset(r, 0, sizeof(*r));
 }

@@ -26,6 +26,7 @@ struct remote {
 	char		*host, *port, *tunnel, *cafile, *fps, *protocols;
 	char		*cert, *key, *mechs, *user, *identity;
 	char		*err;
+	char		*pwcache;	/* the password, once looked up */
 };
 
 /* The remote repository of an account ("Account X"), or NULL. */

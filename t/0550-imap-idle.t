@@ -288,4 +288,18 @@ test_expect_success 'a server without IDLE: NOOP polling still reports a change'
 	! grep -q "^C: a[0-9]* IDLE" noidle.err
 '
 
+test_expect_success 'reminders while idling ("+ Still here") are not errors' '
+	perl "$T/imap-fake-idle" "$TEST_DIR/fake.port" stillhere &
+	echo $! >fake.pid
+	i=0; while [ ! -s fake.port ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	sed "s/^remoteport = .*/remoteport = $(cat fake.port)/" rc >rc.fake &&
+	imap-idle -c rc.fake -a A -t 3 INBOX >out 2>err;
+	s=$?
+	kill "$(cat fake.pid)" 2>/dev/null
+	test $s = 0 &&
+	grep -q "^idle	INBOX$" out &&
+	grep -q "^timeout$" out &&
+	! grep -q "^error" out
+'
+
 test_done
