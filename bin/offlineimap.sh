@@ -2060,7 +2060,7 @@ sync_locked() {
 	[ $quick = 1 ] && qflag=-q
 	fopt=
 	[ $o_fset = 1 ] && fopt="-f $(shq "$o_folders")"
-	iter=$((iter + 1))
+	eval "iter=\$((\${iter_$ai:-0} + 1)); iter_$ai=\$iter"
 	# the plan of the sync before stays: the UI may still be reading it
 	plan=$d/plan.$iter
 	[ -f "$d/plan.$((iter - 2))" ] && rm -f "$d/plan.$((iter - 2))"
@@ -2220,6 +2220,8 @@ sleep_pid=
 # which would swallow a SIGTERM before it runs sleep)
 wake() {
 	[ -n "$sleep_pid" ] && kill -KILL "$sleep_pid" 2>/dev/null
+	# a signal just before the read of the IDLE wait: the read returns
+	[ -n "${idlers:-}" ] && echo wake >&9 2>/dev/null
 	return 0
 }
 
@@ -2253,9 +2255,11 @@ idle_start() {
 	(
 		exec 5>&-
 		trap '' USR1 USR2 INT HUP QUIT
-		bg_pid=
-		trap '[ -n "$bg_pid" ] && kill -TERM "$bg_pid" 2>/dev/null' TERM
+		bg_pid= stop=0
+		trap 'stop=1; [ -n "$bg_pid" ] && kill -TERM "$bg_pid" 2>/dev/null' TERM
 		eval "bg_tool \"\$W/idle.\$lane.\$1\" \"\$W/idle.\$lane.\$1.err\" \"\$T_IDLE\" -c \"\$o_config\" $kq -a \"\$_ia\" -t \"\$2\""
+		# (a TERM before its pid was known)
+		[ $stop = 1 ] && kill -TERM "$bg_pid" 2>/dev/null
 		wait_pid "$bg_pid"
 		echo "$phase $1 $?" >&9
 	) &
@@ -2286,8 +2290,10 @@ idle_stop() {
 	for _x in $idlers; do
 		eval "_p=\$idlepid_$_x"
 		wait_pid "$_p"
+		_s=$?
 		eval "idlepid_$_x="
-		until read -r _ <&9; do :; done
+		# its line, unless a signal ended it before it could write
+		[ "$_s" -gt 128 ] || until read -r _ <&9; do :; done
 	done
 	idlers=
 }
@@ -2300,16 +2306,31 @@ idle_done() {
 	_f=$W/idle.$lane.$1
 	eval "acct=\$acct_$1"
 	thr="Account sync $acct"
-	_fo=$(LC_ALL=C awk -F '\t' '$1 == "changed" && !s[$3]++ {
+	# the folders that changed, within -f when it was given
+	_fsel=
+	[ "$o_fset" = 1 ] && _fsel=$o_folders
+	_fo=$(OI_F=$_fsel LC_ALL=C awk -F '\t' '
+	    BEGIN { n = split(ENVIRON["OI_F"], a, ","); for (i = 1; i <= n; i++) want[a[i]] = 1 }
+	    $1 == "changed" && !s[$3]++ && (n == 0 || $3 in want) {
 		if ($3 ~ /^"/ || index($3, ",")) { bad = 1 }
 		o = o (o == "" ? "" : ",") $3 }
-	    END { if (bad) o = "*"; print o }' "$_f" 2>/dev/null)
-	if [ -n "$_fo" ]; then
+	    $1 == "changed" { any = 1 }
+	    END { if (bad) o = "*"; if (o == "" && any) o = "-"; print o }' "$_f" 2>/dev/null)
+	case $_fo in
+	'') ;;
+	-) return ;;
+	*)
 		ev debug "$acct" "$thr" '' "IDLE: changed: $_fo"
 		idle_sync "$1" "$_fo"
+		return ;;
+	esac
+	grep -q '^timeout' "$_f" 2>/dev/null && return
+	# ended by a signal of its own (the terminal's ^C, a service stop):
+	# no warning, and no new IDLE before the next sync
+	if [ "$2" = 0 ]; then
+		eval "idlefail_$1=1"
 		return
 	fi
-	grep -q '^timeout' "$_f" 2>/dev/null && return
 	_e=$(grep -v '^#' "$_f.err" 2>/dev/null | tail -n 1)
 	[ -n "$_e" ] || _e="imap-idle exited with status $2"
 	ev warn "$acct" "$thr" "IDLE stopped: $_e; IDLE again after the next sync"
