@@ -17,6 +17,9 @@
  * Every action checks that the world is still what the plan expected.
  */
 #include <sys/stat.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include <err.h>
 #include <errno.h>
@@ -2281,9 +2284,21 @@ main(int argc, char *argv[])
 		errx(EXIT_FAIL, "%s", e);
 	if (pflag && !dry)
 		preconnect();
+#ifdef __linux__
+	/* -p: the plan comes through a FIFO its writer may never open (the
+	 * driver killed): while nothing is read, the driver's end is ours
+	 * (KILL: nothing is done yet, and a TERM would not end the open) */
+	if (pflag && (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
+	    getppid() == 1))
+		pflag = 0;
+#endif
 	if (argc == 1 && strcmp(argv[0], "-") != 0 &&
 	    (fp = fopen(argv[0], "r")) == NULL)
 		err(EXIT_FAIL, "%s", argv[0]);
+#ifdef __linux__
+	if (pflag && prctl(PR_SET_PDEATHSIG, 0) == -1)
+		err(EXIT_FAIL, "prctl");
+#endif
 
 	rec_header(&out, "sync-apply", 1, 0);
 	read_plan(fp, argc == 1 ? argv[0] : "stdin");

@@ -243,4 +243,11 @@ test_expect_code 1 'a path outside the folder is refused' '
 	s=$?; grep -q "not a file in cur/ or new/" err && exit $s
 '
 
+test_expect_success '-p: a plan that never comes ends with the process that started it' '
+	rm -f plan.fifo && mkfifo plan.fifo &&
+	sh -c "sync-apply -p -c rc -a A plan.fifo >/dev/null 2>&1 & echo \$! >sa.pid; exec sleep 1" &&
+	i=0; while kill -0 "$(cat sa.pid)" 2>/dev/null && [ $i -lt 30 ]; do sleep 0.1; i=$((i + 1)); done
+	! kill -0 "$(cat sa.pid)" 2>/dev/null
+'
+
 test_done
