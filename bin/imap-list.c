@@ -34,6 +34,7 @@ struct folder {
 	int		 have_prev;
 	uint32_t	 prev_uidvalidity, prev_uidnext;
 	uint64_t	 prev_modseq;
+	uint32_t	 prev_exists;
 	/* while listing messages */
 	uint32_t	 exists;
 	int		 nomodseq;
@@ -413,13 +414,14 @@ read_state(const char *path)
 	rec_expect(r, "imap-folders", 1);
 	rec_expect(r, "imap-messages", 1);
 	while ((rv = rec_read(r, &rec)) == 1) {
-		unsigned long long uv, un, ms;
+		unsigned long long uv, un, ms, ex;
 		struct folder *f;
 
 		if (strcmp(rec->f[0], "folder") == 0 && rec->nf >= 9) {
 			if (rec_u64(r, rec, 5, &uv) == -1 ||
 			    rec_u64(r, rec, 4, &un) == -1 ||
 			    rec_u64(r, rec, 6, &ms) == -1 ||
+			    rec_u64(r, rec, 3, &ex) == -1 ||
 			    rec_cstr(r, rec, 7) == -1)
 				errx(EXIT_FAIL, "%s", rec_error(r));
 			f = add_folder(rec->f[7]);
@@ -427,6 +429,7 @@ read_state(const char *path)
 			if (rec_u64(r, rec, 1, &uv) == -1 ||
 			    rec_u64(r, rec, 2, &un) == -1 ||
 			    rec_u64(r, rec, 3, &ms) == -1 ||
+			    rec_u64(r, rec, 4, &ex) == -1 ||
 			    rec_cstr(r, rec, 7) == -1)
 				errx(EXIT_FAIL, "%s", rec_error(r));
 			char *raw = utf8names ? mutf7_encode(rec->f[7]) :
@@ -439,13 +442,14 @@ read_state(const char *path)
 			free(raw);
 		} else
 			continue;
-		if (uv > UINT32_MAX || un > UINT32_MAX)
+		if (uv > UINT32_MAX || un > UINT32_MAX || ex > UINT32_MAX)
 			errx(EXIT_FAIL, "%s:%lu: UIDVALIDITY or UIDNEXT out of "
 			    "range", path, rec_lineno(r));
 		f->have_prev = 1;
 		f->prev_uidvalidity = (uint32_t)uv;
 		f->prev_uidnext = (uint32_t)un;
 		f->prev_modseq = ms;
+		f->prev_exists = (uint32_t)ex;
 	}
 	if (rv == -1)
 		errx(EXIT_FAIL, "%s", rec_error(r));
@@ -515,7 +519,8 @@ list_messages(struct imap *im, struct folder **sel, size_t nsel)
 			if (f->have_prev && f->have_status &&
 			    f->uidvalidity == f->prev_uidvalidity &&
 			    f->uidnext == f->prev_uidnext && f->modseq != 0 &&
-			    f->modseq == f->prev_modseq && !window_since &&
+			    f->modseq == f->prev_modseq &&
+			    f->messages == f->prev_exists && !window_since &&
 			    !window_size) {
 				f->mode = "unchanged";
 				continue;
