@@ -56,6 +56,8 @@ struct watch {
 	uint32_t	 exists, recent;
 	int		 announced;	/* its idle record is out */
 	int		 bye;
+	int		 have_prev;	/* -C: its EXISTS of then */
+	uint32_t	 prev_exists;
 	unsigned	 seen;		/* kinds of change reported */
 	long long	 due;		/* ms: keepalive, NOOP, or answer due */
 };
@@ -81,8 +83,9 @@ static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr, "usage: imap-idle [-dz] [-a account | -r repository] "
-	    "[-c file] [-k [section:]option=value]\n"
-	    "                 [-t seconds] [folder ...]\n");
+	    "[-C listing] [-c file]\n"
+	    "                 [-k [section:]option=value] [-t seconds] "
+	    "[folder ...]\n");
 	exit(EXIT_FAIL);
 }
 
@@ -354,6 +357,51 @@ readable(struct watch *x)
 	} while (x->st != W_END && imap_buffered(x->im));
 }
 
+/*
+ * -C: the folders' message counts of an earlier listing (mailbox records
+ * of imap-list, or folder records): mail that came between that listing
+ * and the EXAMINE is a change too.
+ */
+static void
+read_state(const char *path)
+{
+	struct rec_reader *r;
+	struct rec *rec;
+	size_t i;
+	int rv;
+
+	if ((r = rec_reader_open(path, 0)) == NULL)
+		err(EXIT_FAIL, "%s", path);
+	rec_expect(r, "imap-folders", 1);
+	rec_expect(r, "imap-messages", 1);
+	while ((rv = rec_read(r, &rec)) == 1) {
+		unsigned long long ex;
+		const char *name;
+
+		if (strcmp(rec->f[0], "mailbox") == 0 && rec->nf >= 8) {
+			if (rec_u64(r, rec, 4, &ex) == -1)
+				errx(EXIT_FAIL, "%s", rec_error(r));
+			name = rec->f[7];
+		} else if (strcmp(rec->f[0], "folder") == 0 && rec->nf >= 9) {
+			if (rec_u64(r, rec, 3, &ex) == -1)
+				errx(EXIT_FAIL, "%s", rec_error(r));
+			name = rec->f[8];
+		} else
+			continue;
+		if (ex > UINT32_MAX)
+			errx(EXIT_FAIL, "%s:%lu: EXISTS out of range", path,
+			    rec_lineno(r));
+		for (i = 0; i < nw; i++)
+			if (strcmp(w[i].name, name) == 0) {
+				w[i].have_prev = 1;
+				w[i].prev_exists = (uint32_t)ex;
+			}
+	}
+	if (rv == -1)
+		errx(EXIT_FAIL, "%s", rec_error(r));
+	rec_reader_free(r);
+}
+
 /* Log out every connection still open and exit. */
 static void __attribute__((noreturn))
 quit(int code)
@@ -426,7 +474,7 @@ idlefolders(const char *section, size_t *n)
 int
 main(int argc, char *argv[])
 {
-	char *path = NULL, *account = NULL, **names, *e;
+	char *path = NULL, *account = NULL, **names, *e, *state = NULL;
 	struct sigaction sa;
 	struct pollfd *pfd;
 	long long start, deadline = 0;
@@ -438,10 +486,13 @@ main(int argc, char *argv[])
 	/* a server that hangs up, or a reader that has seen enough, is an
 	 * error to notice, not a signal to die of */
 	signal(SIGPIPE, SIG_IGN);
-	while ((ch = getopt(argc, argv, "a:c:dhk:r:t:z")) != -1) {
+	while ((ch = getopt(argc, argv, "a:C:c:dhk:r:t:z")) != -1) {
 		switch (ch) {
 		case 'a':
 			account = optarg;
+			break;
+		case 'C':
+			state = optarg;
 			break;
 		case 'c':
 			path = optarg;
@@ -542,6 +593,8 @@ main(int argc, char *argv[])
 		nw++;
 	}
 	config_free_list(names, nnames);
+	if (state)
+		read_state(state);
 
 	if (pipe2(sigfd, O_CLOEXEC | O_NONBLOCK) == -1)
 		err(EXIT_FAIL, "pipe");
@@ -601,6 +654,17 @@ main(int argc, char *argv[])
 	}
 	if (status != EXIT_OK)
 		quit(status);
+	/* what changed since the earlier listing, before the IDLE */
+	for (i = 0; i < nw; i++) {
+		struct watch *x = &w[i];
+
+		if (!x->have_prev || x->exists == x->prev_exists)
+			continue;
+		if (x->exists > x->prev_exists)
+			report(x, "exists", 1);
+		else
+			report(x, "expunge", 2);
+	}
 	in_setup = 0;
 	for (i = 0; i < nw; i++) {
 		struct watch *x = &w[i];

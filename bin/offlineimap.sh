@@ -2257,7 +2257,10 @@ idle_start() {
 		trap '' USR1 USR2 INT HUP QUIT
 		bg_pid= stop=0
 		trap 'stop=1; [ -n "$bg_pid" ] && kill -TERM "$bg_pid" 2>/dev/null' TERM
-		eval "bg_tool \"\$W/idle.\$lane.\$1\" \"\$W/idle.\$lane.\$1.err\" \"\$T_IDLE\" -c \"\$o_config\" $kq -a \"\$_ia\" -t \"\$2\""
+		# (the last listing: mail that came since is a change)
+		_il=
+		[ -s "$W/a$1/remote" ] && _il="-C \"\$W/a\$1/remote\""
+		eval "bg_tool \"\$W/idle.\$lane.\$1\" \"\$W/idle.\$lane.\$1.err\" \"\$T_IDLE\" -c \"\$o_config\" $kq $_il -a \"\$_ia\" -t \"\$2\""
 		# (a TERM before its pid was known)
 		[ $stop = 1 ] && kill -TERM "$bg_pid" 2>/dev/null
 		wait_pid "$bg_pid"

@@ -302,4 +302,18 @@ test_expect_success 'reminders while idling ("+ Still here") are not errors' '
 	! grep -q "^error" out
 '
 
+test_expect_success '-C: the counts of an earlier listing, unchanged: no change' '
+	imap-list -c rc -a A -m INBOX >listing &&
+	imap-idle -c rc -a A -C listing -t 1 INBOX >out &&
+	grep -q "^timeout$" out && ! grep -q "^changed" out
+'
+
+test_expect_success '-C: mail that came after the listing is a change at once' '
+	deliver INBOX &&
+	start=$(date +%s) &&
+	imap-idle -c rc -a A -C listing -t 20 INBOX >out &&
+	test $(($(date +%s) - start)) -lt 5 &&
+	grep -q "^changed	exists	INBOX$" out
+'
+
 test_done

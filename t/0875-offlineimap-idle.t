@@ -126,4 +126,19 @@ test_expect_success 'without autorefresh (-o), idlefolders changes nothing' '
 	test "$(idlers)" = 0
 '
 
+test_expect_success 'mail that comes between the sync and the IDLE is not left for autorefresh' '
+	printf "From: late@example.org\nSubject: late\nMessage-ID: <late@example.org>\n\nlate\n" >late.eml &&
+	sed "/^presynchook = /d" rc >rc.late &&
+	sed -i "/^remoterepository = R$/a postsynchook = [ -e $TEST_DIR/once ] || { touch $TEST_DIR/once; doveadm -c $DC_CONF save -u alice -m INBOX <$TEST_DIR/late.eml; }" rc.late &&
+	before=$(count INBOX) || exit 1
+	offlineimap -c "$TEST_DIR/rc.late" -u basic -k Account_A:autorefresh=10 >out.late 2>&1 & p=$!
+	wait_for 2 out.late "^\*\*\* Finished account" 60 &&
+	test -e once &&
+	test "$(count INBOX)" = $((before + 1)) &&
+	grep -q "^Copy message UID 6 " out.late;
+	s=$?
+	kill -TERM $p; wait $p
+	exit $s
+'
+
 test_done
