@@ -19,6 +19,8 @@ struct sb {
 
 int	 sb_grow(struct sb *, size_t);
 int	 sb_add(struct sb *, const void *, size_t);
+/* A code point (at most 0x10ffff) as UTF-8. */
+int	 sb_add_utf8(struct sb *, long cp);
 int	 sb_adds(struct sb *, const char *);
 int	 sb_addc(struct sb *, int);
 int	 sb_printf(struct sb *, const char *, ...)
