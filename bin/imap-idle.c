@@ -616,12 +616,14 @@ main(int argc, char *argv[])
 
 		if ((x->im = remote_connect(&rem, trace ? stderr : NULL,
 		    &retry)) == NULL) {
+			put("error", rem.err, x->name);
 			warnx("%s", rem.err);
 			quit(retry ? EXIT_RETRY : EXIT_FAIL);
 		}
 		imap_set_untagged(x->im, on_untagged, x);
 		if ((x->tag = imap_cmd(x->im, "EXAMINE %a", x->raw)) == 0 ||
 		    imap_flush(x->im) == -1) {
+			put("error", imap_error(x->im), x->name);
 			warnx("%s", imap_error(x->im));
 			quit(imap_errkind(x->im) == IMAP_ERR_RETRY ?
 			    EXIT_RETRY : EXIT_FAIL);
@@ -632,6 +634,7 @@ main(int argc, char *argv[])
 		struct imap_reply rep;
 
 		if (imap_wait(x->im, x->tag, &rep) == -1) {
+			put("error", imap_error(x->im), x->name);
 			warnx("%s: %s", x->name, imap_error(x->im));
 			quit(imap_errkind(x->im) == IMAP_ERR_RETRY ?
 			    EXIT_RETRY : EXIT_FAIL);

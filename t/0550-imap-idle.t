@@ -133,6 +133,7 @@ test_expect_code 75 'a server that cannot be reached: exit 75' '
 	imap-idle -c rc -a A -k Repository_R:remoteport=1 INBOX >out 2>err
 	s=$?; cat err
 	grep -q "^imap-idle: cannot connect to 127.0.0.1 port 1: connection refused$" err &&
+	grep -q "^error	cannot connect to 127.0.0.1 port 1: connection refused	INBOX$" out &&
 	exit $s
 '
 
