@@ -56,6 +56,7 @@ struct watch {
 	uint32_t	 exists, recent;
 	int		 announced;	/* its idle record is out */
 	int		 bye;
+	int		 more;		/* readable() stopped with more read */
 	int		 have_prev;	/* -C: its EXISTS of then */
 	uint32_t	 prev_exists;
 	unsigned	 seen;		/* kinds of change reported */
@@ -328,7 +329,7 @@ completed(struct watch *x, long long now)
 static void
 readable(struct watch *x)
 {
-	int rv;
+	int rv, n = 0;
 
 	do {
 		long long now;
@@ -354,7 +355,11 @@ readable(struct watch *x)
 			announce(x);
 		} else if (x->tag && imap_done(x->im, x->tag))
 			completed(x, now);
-	} while (x->st != W_END && imap_buffered(x->im));
+	/* a bounded number at a time: a server that never stops talking
+	 * must not keep signals and deadlines waiting (the rest is read on
+	 * the next turn of the loop, which sees it buffered) */
+	} while (x->st != W_END && imap_buffered(x->im) && ++n < 256);
+	x->more = x->st != W_END && n == 256;
 }
 
 /*
@@ -726,6 +731,10 @@ main(int argc, char *argv[])
 			pfd[i + 1].events = POLLIN;
 		}
 		ms = next > now ? (int)(next - now) : 0;
+		/* responses left in memory by readable(): no waiting */
+		for (i = 0; i < nw; i++)
+			if (w[i].more)
+				ms = 0;
 		rv = poll(pfd, nw + 1, ms);
 		if (rv == -1 && errno != EINTR)
 			err(EXIT_FAIL, "poll");
@@ -735,8 +744,9 @@ main(int argc, char *argv[])
 			while (read(sigfd[0], buf, sizeof(buf)) > 0)
 				;
 		}
-		for (i = 0; rv > 0 && i < nw; i++)
-			if (w[i].st != W_END && pfd[i + 1].revents)
+		for (i = 0; rv >= 0 && i < nw; i++)
+			if (w[i].st != W_END && ((rv > 0 && pfd[i + 1].revents) ||
+			    w[i].more))
 				readable(&w[i]);
 	}
 	free(pfd);

@@ -317,4 +317,17 @@ test_expect_success '-C: mail that came after the listing is a change at once' '
 	grep -q "^changed	exists	INBOX$" out
 '
 
+test_expect_success 'a server that never stops talking: the change is reported, the end comes' '
+	rm -f fake.port
+	perl "$T/imap-fake-idle" "$TEST_DIR/fake.port" flood &
+	echo $! >fake.pid
+	i=0; while [ ! -s fake.port ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	sed "s/^remoteport = .*/remoteport = $(cat fake.port)/" rc >rc.fake &&
+	timeout -s KILL 15 imap-idle -c rc.fake -a A INBOX >out 2>err;
+	s=$?
+	kill "$(cat fake.pid)" 2>/dev/null
+	test $s = 0 &&
+	grep -q "^changed	fetch	INBOX$" out
+'
+
 test_done
