@@ -708,14 +708,6 @@ main(int argc, char *argv[])
 	if ((cfg = config_load(path, kopts, (size_t)nk, &e)) == NULL)
 		errx(EXIT_FAIL, "%s", e ? e : "out of memory");
 	if (account) {
-		char *sect;
-
-		if (asprintf(&sect, "Account %s", account) == -1)
-			err(EXIT_FAIL, "asprintf");
-		if (!config_has_section(cfg, sect))
-			errx(EXIT_FAIL, "no account \"%s\" ([%s] is missing)",
-			    account, sect);
-		free(sect);
 		if ((repo = remote_of_account(cfg, account, &e)) == NULL)
 			errx(EXIT_FAIL, "%s", e ? e : "out of memory");
 	} else

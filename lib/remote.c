@@ -42,7 +42,8 @@ remote_of_account(struct config *cfg, const char *account, char **err)
 	if (asprintf(&sect, "Account %s", account) == -1)
 		return NULL;
 	if (!config_has_section(cfg, sect)) {
-		if (asprintf(err, "no section [%s]", sect) == -1)
+		if (asprintf(err, "no account \"%s\" ([%s] is missing)",
+		    account, sect) == -1)
 			*err = NULL;
 	} else if ((rv = config_value(cfg, sect, "remoterepository", &repo))
 	    == -1) {
