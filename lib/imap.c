@@ -1,6 +1,7 @@
 /* imap.c - IMAP client connections: transport, commands, authentication */
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -67,6 +68,15 @@ struct imap {
 	z_stream	 zin, zout;
 	char		*zbuf;		/* compressed bytes read, not inflated */
 	size_t		 zcap;
+	int		 local;		/* an imap-hold socket (opts.socket) */
+	/* byte-level use (imap_raw_*): bytes not yet sent; for TLS, the
+	 * piece a tls_write() said to retry, kept where it was; what the
+	 * last read and write said to wait for */
+	struct sb	 rawout;
+	size_t		 rawoff;
+	char		*tlsw;
+	size_t		 tlswlen;
+	short		 rd_want, wr_want;
 };
 
 int
@@ -98,6 +108,15 @@ enum imap_err
 imap_errkind(const struct imap *im)
 {
 	return im->errkind;
+}
+
+/* What error messages call the other end. */
+static const char *
+peer(const struct imap *im)
+{
+	if (im->opts.socket)
+		return im->opts.socket;
+	return im->opts.host ? im->opts.host : "tunnel";
 }
 
 struct imap *
@@ -166,6 +185,8 @@ imap_free(struct imap *im)
 		deflateEnd(&im->zout);
 	}
 	free(im->zbuf);
+	sb_free(&im->rawout);
+	free(im->tlsw);
 	free(im->greeting);
 	free(im->caps);
 	free(im->caps_raw);
@@ -220,8 +241,8 @@ wait_fd(struct imap *im, short events)
 			return 0;
 		if (r == 0)
 			return imap_fail(im, IMAP_ERR_RETRY, "%s: no answer "
-			    "for %d seconds (socktimeout)", im->opts.host ?
-			    im->opts.host : "tunnel", im->opts.timeout);
+			    "for %d seconds (socktimeout)", peer(im),
+			    im->opts.timeout);
 		if (errno != EINTR)
 			return imap_fail(im, IMAP_ERR_RETRY, "poll: %s",
 			    strerror(errno));
@@ -284,8 +305,8 @@ conn_read(void *ctx, void *buf, size_t n)
 			zr = inflate(&im->zin, Z_SYNC_FLUSH);
 			if (zr != Z_OK && zr != Z_BUF_ERROR) {
 				imap_fail(im, IMAP_ERR_FATAL, "%s: bad compressed "
-				    "data: %s", im->opts.host ? im->opts.host :
-				    "tunnel", im->zin.msg ? im->zin.msg : "?");
+				    "data: %s", peer(im),
+				    im->zin.msg ? im->zin.msg : "?");
 				return -1;
 			}
 			r = (ssize_t)((char *)im->zin.next_out - (char *)buf);
@@ -378,8 +399,7 @@ imap_compress(struct imap *im)
 		return rv == 1 ? 0 : -1;	/* refused: carry on without */
 	if (imap_parser_buffered(im->parser) != 0)
 		return imap_fail(im, IMAP_ERR_FATAL, "%s sent data after "
-		    "COMPRESS: refusing it", im->opts.host ? im->opts.host :
-		    "tunnel");
+		    "COMPRESS: refusing it", peer(im));
 	im->zcap = 65536;
 	if ((im->zbuf = malloc(im->zcap)) == NULL)
 		return imap_fail(im, IMAP_ERR_FATAL, "out of memory");
@@ -487,6 +507,43 @@ next:
 		snprintf(why, sizeof(why), "%s", strerror(saved));
 	return imap_fail(im, IMAP_ERR_RETRY, "cannot connect to %s port %s: %s",
 	    im->opts.host, port, why);
+}
+
+/*
+ * An imap-hold(1) socket: a connection lent by the broker, logged in
+ * already.  Local, so no TLS; a broker that is gone is worth a retry.
+ */
+static int
+connect_socket(struct imap *im)
+{
+	struct sockaddr_un sun;
+	size_t n = strlen(im->opts.socket);
+	int fd, e;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (n >= sizeof(sun.sun_path))
+		return imap_fail(im, IMAP_ERR_FATAL, "holdsocket %s: the path "
+		    "is too long for a socket (at most %zu bytes)",
+		    im->opts.socket, sizeof(sun.sun_path) - 1);
+	memcpy(sun.sun_path, im->opts.socket, n + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return imap_fail(im, IMAP_ERR_RETRY, "socket: %s",
+		    strerror(errno));
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		e = errno;
+		close(fd);
+		return imap_fail(im, IMAP_ERR_RETRY, "cannot connect to the "
+		    "imap-hold socket %s: %s", im->opts.socket, strerror(e));
+	}
+	if (set_nonblock(fd) == -1) {
+		e = errno;
+		close(fd);
+		return imap_fail(im, IMAP_ERR_RETRY, "fcntl: %s", strerror(e));
+	}
+	im->fd = im->wfd = fd;
+	im->local = 1;
+	return 0;
 }
 
 /*
@@ -726,7 +783,8 @@ imap_is_preauth(const struct imap *im)
 int
 imap_is_secure(const struct imap *im)
 {
-	return im->tls != NULL || im->tunnel_pid > 0 || im->loopback;
+	return im->tls != NULL || im->tunnel_pid > 0 || im->loopback ||
+	    im->local;
 }
 
 void
@@ -805,8 +863,7 @@ read_one(struct imap *im, struct iresp **out)
 			const char *pe = imap_parser_error(im->parser);
 
 			imap_fail(im, strstr(pe, "closed") ? IMAP_ERR_RETRY :
-			    IMAP_ERR_FATAL, "%s: %s", im->opts.host ?
-			    im->opts.host : "tunnel", pe);
+			    IMAP_ERR_FATAL, "%s: %s", peer(im), pe);
 		}
 		return -1;
 	}
@@ -814,7 +871,7 @@ read_one(struct imap *im, struct iresp **out)
 		if (strncmp(imap_error(im), "server closed", 13) == 0)
 			return -1;
 		return imap_fail(im, IMAP_ERR_RETRY, "%s closed the connection",
-		    im->opts.host ? im->opts.host : "tunnel");
+		    peer(im));
 	}
 	if (r->kind == IR_UNTAGGED)
 		return handle_untagged(im, r);
@@ -1183,12 +1240,16 @@ imap_connect(struct imap *im)
 {
 	struct iresp *r;
 
-	if (im->opts.tunnel) {
+	if (im->opts.socket) {
+		if (connect_socket(im) == -1)
+			return -1;
+	} else if (im->opts.tunnel) {
 		if (connect_tunnel(im) == -1)
 			return -1;
 	} else if (connect_tcp(im) == -1)
 		return -1;
-	if (im->opts.ssl && !im->opts.tunnel && start_tls(im) == -1)
+	if (im->opts.ssl && !im->opts.tunnel && !im->opts.socket &&
+	    start_tls(im) == -1)
 		return -1;
 	if ((im->parser = imap_parser_new(conn_read, im)) == NULL)
 		return imap_fail(im, IMAP_ERR_FATAL, "out of memory");
@@ -1196,14 +1257,25 @@ imap_connect(struct imap *im)
 	if (imap_parser_next(im->parser, &r) != 1) {
 		if (im->err.len == 0)
 			imap_fail(im, IMAP_ERR_RETRY, "%s: no greeting: %s",
-			    im->opts.host ? im->opts.host : "tunnel",
-			    imap_parser_error(im->parser));
+			    peer(im), imap_parser_error(im->parser));
 		return -1;
 	}
 	if (r->kind != IR_UNTAGGED || (r->status != IS_OK &&
 	    r->status != IS_PREAUTH && r->status != IS_BYE))
 		return imap_fail(im, IMAP_ERR_FATAL, "%s: not an IMAP greeting",
-		    im->opts.host ? im->opts.host : "tunnel");
+		    peer(im));
+	/* a lent connection is logged in; the broker's BYE says why not,
+	 * and whether waiting helps (RFC 5530 codes) */
+	if (im->opts.socket && r->status == IS_BYE)
+		return imap_fail(im, r->code && (strcmp(r->code,
+		    "AUTHENTICATIONFAILED") == 0 || strcmp(r->code,
+		    "AUTHORIZATIONFAILED") == 0) ? IMAP_ERR_FATAL :
+		    IMAP_ERR_RETRY, "%s: no connection lent: %s", peer(im),
+		    r->text ? r->text : "");
+	if (im->opts.socket && r->status != IS_PREAUTH)
+		return imap_fail(im, IMAP_ERR_FATAL, "%s: not an imap-hold "
+		    "socket: its greeting is not PREAUTH (holdsocket names "
+		    "the socket of imap-hold -s)", peer(im));
 	if (r->status == IS_BYE)
 		return imap_fail(im, IMAP_ERR_RETRY, "%s refused the "
 		    "connection: %s", im->opts.host ? im->opts.host : "tunnel",
@@ -1622,4 +1694,222 @@ imap_login(struct imap *im, const struct imap_auth *a)
 		rv = -1;
 	sb_free(&tried);
 	return rv;
+}
+
+/*
+ * Byte-level use.  Nothing waits: a read or write that would block says
+ * so, and imap_raw_pollfd() tells what to poll for, which with TLS may be
+ * the other direction.
+ */
+int
+imap_raw_start(struct imap *im)
+{
+	enum imap_err was = im->errkind;
+
+	/* complete responses the parser read ahead (unsolicited ones after
+	 * the login) are read through it, so none is half-consumed */
+	while (im->parser && imap_parser_buffered(im->parser) > 0)
+		if (imap_read(im) == -1)
+			return -1;
+	if (imap_flush(im) == -1)
+		return -1;
+	if (was == IMAP_ERR_NONE && im->errkind != IMAP_ERR_NONE)
+		return -1;	/* a BYE among them */
+	return 0;
+}
+
+static ssize_t
+raw_read_once(struct imap *im, void *buf, size_t n)
+{
+	ssize_t r;
+
+	im->rd_want = 0;
+	if (im->tls) {
+		r = tls_read(im->tls, buf, n);
+		if (r == TLS_WANT_POLLIN || r == TLS_WANT_POLLOUT) {
+			im->rd_want = r == TLS_WANT_POLLIN ? POLLIN : POLLOUT;
+			return IMAP_AGAIN;
+		}
+		if (r == -1)
+			imap_fail(im, IMAP_ERR_RETRY, "%s: TLS read: %s",
+			    peer(im), tls_error(im->tls));
+		return r;
+	}
+	for (;;) {
+		r = read(im->fd, buf, n);
+		if (r >= 0)
+			return r;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			im->rd_want = POLLIN;
+			return IMAP_AGAIN;
+		}
+		imap_fail(im, IMAP_ERR_RETRY, "%s: read: %s", peer(im),
+		    strerror(errno));
+		return -1;
+	}
+}
+
+ssize_t
+imap_raw_read(struct imap *im, void *buf, size_t n)
+{
+	ssize_t r;
+	int zr;
+
+	if (im->fd == -1) {
+		imap_fail(im, IMAP_ERR_RETRY, "not connected");
+		return -1;
+	}
+	if (!im->compress)
+		return raw_read_once(im, buf, n);
+	for (;;) {
+		/* inflate even without input: output may be pending */
+		im->zin.next_out = buf;
+		im->zin.avail_out = (uInt)(n > UINT_MAX ? UINT_MAX : n);
+		zr = inflate(&im->zin, Z_SYNC_FLUSH);
+		if (zr != Z_OK && zr != Z_BUF_ERROR && zr != Z_STREAM_END) {
+			imap_fail(im, IMAP_ERR_FATAL, "%s: bad compressed "
+			    "data: %s", peer(im), im->zin.msg ? im->zin.msg :
+			    "?");
+			return -1;
+		}
+		r = (ssize_t)((char *)im->zin.next_out - (char *)buf);
+		if (r > 0)
+			return r;
+		if ((r = raw_read_once(im, im->zbuf, im->zcap)) <= 0)
+			return r;
+		im->zin.next_in = (Bytef *)im->zbuf;
+		im->zin.avail_in = (uInt)r;
+	}
+}
+
+int
+imap_raw_write(struct imap *im, const void *p, size_t n)
+{
+	if (im->fd == -1)
+		return imap_fail(im, IMAP_ERR_RETRY, "not connected");
+	/* what was sent goes: the buffer does not grow without end */
+	if (im->rawoff >= 65536 && im->rawoff * 2 >= im->rawout.len) {
+		memmove(im->rawout.s, im->rawout.s + im->rawoff,
+		    im->rawout.len - im->rawoff);
+		im->rawout.len -= im->rawoff;
+		im->rawoff = 0;
+	}
+	if (!im->compress) {
+		if (sb_add(&im->rawout, p, n) == -1)
+			return imap_fail(im, IMAP_ERR_FATAL, "out of memory");
+		return imap_raw_flush(im);
+	}
+	while (n > 0) {
+		size_t piece = n > 1048576 ? 1048576 : n;
+
+		im->zout.next_in = (Bytef *)(uintptr_t)p;
+		im->zout.avail_in = (uInt)piece;
+		do {
+			if (sb_grow(&im->rawout, 16384) == -1)
+				return imap_fail(im, IMAP_ERR_FATAL, "out of "
+				    "memory");
+			im->zout.next_out = (Bytef *)im->rawout.s +
+			    im->rawout.len;
+			im->zout.avail_out = 16384;
+			if (deflate(&im->zout, Z_SYNC_FLUSH) == Z_STREAM_ERROR)
+				return imap_fail(im, IMAP_ERR_FATAL, "deflate "
+				    "failed");
+			im->rawout.len += 16384 - im->zout.avail_out;
+			im->rawout.s[im->rawout.len] = '\0';
+		} while (im->zout.avail_out == 0);
+		p = (const char *)p + piece;
+		n -= piece;
+	}
+	return imap_raw_flush(im);
+}
+
+int
+imap_raw_flush(struct imap *im)
+{
+	ssize_t r;
+
+	im->wr_want = 0;
+	if (im->fd == -1)
+		return imap_fail(im, IMAP_ERR_RETRY, "not connected");
+	for (;;) {
+		size_t left = im->rawout.len - im->rawoff;
+
+		if (im->tls) {
+			/* a write to retry is retried with the same bytes
+			 * at the same place, whatever the buffer does */
+			if (im->tlswlen == 0) {
+				if (left == 0)
+					break;
+				if (im->tlsw == NULL &&
+				    (im->tlsw = malloc(16384)) == NULL)
+					return imap_fail(im, IMAP_ERR_FATAL,
+					    "out of memory");
+				im->tlswlen = left < 16384 ? left : 16384;
+				memcpy(im->tlsw, im->rawout.s + im->rawoff,
+				    im->tlswlen);
+				im->rawoff += im->tlswlen;
+			}
+			r = tls_write(im->tls, im->tlsw, im->tlswlen);
+			if (r == TLS_WANT_POLLIN || r == TLS_WANT_POLLOUT) {
+				im->wr_want = r == TLS_WANT_POLLIN ? POLLIN :
+				    POLLOUT;
+				return 0;
+			}
+			if (r == -1)
+				return imap_fail(im, IMAP_ERR_RETRY, "%s: TLS "
+				    "write: %s", peer(im), tls_error(im->tls));
+			memmove(im->tlsw, im->tlsw + r, im->tlswlen -
+			    (size_t)r);
+			im->tlswlen -= (size_t)r;
+			continue;
+		}
+		if (left == 0)
+			break;
+		r = write(im->wfd, im->rawout.s + im->rawoff, left);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			im->wr_want = POLLOUT;
+			return 0;
+		}
+		if (r == -1)
+			return imap_fail(im, IMAP_ERR_RETRY, "%s: write: %s",
+			    peer(im), strerror(errno));
+		im->rawoff += (size_t)r;
+	}
+	sb_reset(&im->rawout);
+	im->rawoff = 0;
+	return 0;
+}
+
+size_t
+imap_raw_pending(const struct imap *im)
+{
+	return im->rawout.len - im->rawoff + im->tlswlen;
+}
+
+void
+imap_raw_pollfd(const struct imap *im, int reading, struct pollfd pfd[2])
+{
+	short rd = 0, wr = 0;
+
+	/* a read waits for what its last try said, or for data */
+	if (reading)
+		rd = im->rd_want ? im->rd_want : POLLIN;
+	if (imap_raw_pending(im) > 0)
+		wr = im->wr_want ? im->wr_want : POLLOUT;
+	pfd[0].fd = im->fd;
+	pfd[0].events = rd;
+	pfd[0].revents = 0;
+	pfd[1].fd = -1;
+	pfd[1].events = 0;
+	pfd[1].revents = 0;
+	if (im->tls || im->wfd == im->fd)
+		pfd[0].events |= wr;
+	else if (wr) {
+		pfd[1].fd = im->wfd;
+		pfd[1].events = POLLOUT;
+	}
 }

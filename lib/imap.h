@@ -6,6 +6,9 @@
 #ifndef OI_IMAP_H
 #define OI_IMAP_H
 
+#include <sys/types.h>
+
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -15,6 +18,9 @@ struct imap_opts {
 	const char	*host;		/* server, also the TLS name checked */
 	const char	*port;		/* NULL: 993 with ssl, else 143 */
 	const char	*tunnel;	/* command carrying the IMAP stream */
+	const char	*socket;	/* an imap-hold(1) socket: wins over
+					   host and tunnel; no TLS, and the
+					   greeting must be PREAUTH */
 	int		 preauth;	/* the tunnel is logged in already */
 	int		 ssl;		/* implicit TLS */
 	int		 starttls;	/* without ssl: STARTTLS, required */
@@ -54,7 +60,8 @@ int	 imap_fail(struct imap *, enum imap_err, const char *, ...)
 
 int	 imap_has(const struct imap *, const char *capability);
 int	 imap_is_preauth(const struct imap *);
-int	 imap_is_secure(const struct imap *);	/* TLS, tunnel or loopback */
+int	 imap_is_secure(const struct imap *);	/* TLS, tunnel, loopback,
+						   imap-hold socket */
 const char *imap_greeting(const struct imap *);
 /* Capabilities, space-separated, as the server sent them. */
 const char *imap_capabilities(const struct imap *);
@@ -134,5 +141,26 @@ int	 imap_send_line(struct imap *, const char *line);
 int	 imap_compress(struct imap *);
 
 int	 imap_logout(struct imap *);
+
+/*
+ * Byte-level use of a logged-in connection, for a broker that relays it
+ * (imap-hold): after imap_raw_start() the parser and imap_cmd() are no
+ * longer used, nothing is traced, and nothing waits.  Bytes go through
+ * TLS and COMPRESS=DEFLATE as the connection has them.
+ * imap_raw_read: >0 bytes read, 0 end of stream, -1 error (imap_error),
+ * IMAP_AGAIN nothing now (poll first).  imap_raw_write queues the bytes
+ * and sends what it can; imap_raw_flush sends more; both 0 or -1.
+ * imap_raw_pollfd fills pfd[0] for the read side and pfd[1] for a
+ * tunnel's write side (fd -1 when there is none) with what to wait for:
+ * reading if the caller wants to read, writing while bytes are queued
+ * (with TLS either may need the other direction).
+ */
+#define IMAP_AGAIN	(-2)
+int	 imap_raw_start(struct imap *);
+ssize_t	 imap_raw_read(struct imap *, void *, size_t);
+int	 imap_raw_write(struct imap *, const void *, size_t);
+int	 imap_raw_flush(struct imap *);
+size_t	 imap_raw_pending(const struct imap *);
+void	 imap_raw_pollfd(const struct imap *, int reading, struct pollfd[2]);
 
 #endif
