@@ -182,6 +182,8 @@ const struct opt_def opt_table[] = {
 	    "copy messages one at a time (yes with idlefolders)" },
 	{ R, IMAPT, "holdconnectionopen", OPT_BOOL, DF_PLAIN, "no",
 	    "keep connections between syncs (yes with idlefolders)" },
+	{ R, IMAPT, "holdsocket", OPT_STRING, DF_PLAIN, NULL,
+	    "imap-hold(1) socket lending the connection (ours; set by the driver)" },
 	{ R, IMAPT, "keepalive", OPT_INT, DF_PLAIN, "0",
 	    "seconds between NOOPs (1740 with idlefolders)" },
 	{ R, IMAPT, "expunge", OPT_BOOL, DF_PLAIN, "yes",

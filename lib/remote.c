@@ -431,6 +431,15 @@ remote_init(struct remote *r, struct config *cfg, const char *repo,
 		    r->section);
 		goto fail;
 	}
+	/* our own option (the driver sets it with -k): a connection lent by
+	 * imap-hold, so the server's address and the user's are not needed */
+	if (get_opt(r, "holdsocket", &r->holdsock) == -1)
+		goto fail;
+	if (r->holdsock && *r->holdsock == '\0') {
+		free(r->holdsock);
+		r->holdsock = NULL;
+	}
+	r->opts.socket = r->holdsock;
 	if (pt && strcmp(r->type, "Gmail") == 0) {
 		free(pt);	/* OfflineIMAP ignores it for Gmail */
 		pt = NULL;
@@ -442,9 +451,11 @@ remote_init(struct remote *r, struct config *cfg, const char *repo,
 		tt = NULL;
 	else if (tt)
 		pt = NULL;
-	if ((rv = get_evaluated(r, "remotehost", &r->host)) == -1)
+	if (r->holdsock)
+		rv = 0;
+	else if ((rv = get_evaluated(r, "remotehost", &r->host)) == -1)
 		goto fail;
-	if (rv == 0 && r->tunnel == NULL) {
+	if (rv == 0 && r->tunnel == NULL && r->holdsock == NULL) {
 		rfail(r, "[%s] has no remotehost", r->section);
 		goto fail;
 	}
@@ -460,7 +471,8 @@ remote_init(struct remote *r, struct config *cfg, const char *repo,
 	if (r->cafile && strcmp(r->cafile, "OS-DEFAULT") == 0) {
 		free(r->cafile);
 		r->cafile = NULL;	/* libtls's default is the system's */
-	} else if (r->cafile && access(r->cafile, R_OK) == -1) {
+	} else if (r->cafile && r->holdsock == NULL &&
+	    access(r->cafile, R_OK) == -1) {
 		rfail(r, "[%s] sslcacertfile %s: %s", r->section, r->cafile,
 		    strerror(errno));
 		goto fail;
@@ -494,7 +506,9 @@ remote_init(struct remote *r, struct config *cfg, const char *repo,
 	if (get_opt(r, "auth_mechanisms", &r->mechs) == -1 ||
 	    get_opt(r, "remote_identity", &r->identity) == -1)
 		goto fail;
-	if ((rv = get_evaluated(r, "remoteuser", &r->user)) == -1)
+	if (r->holdsock)
+		rv = 0;
+	else if ((rv = get_evaluated(r, "remoteuser", &r->user)) == -1)
 		goto fail;
 	if (rv == 0 && r->host) {
 		char *home = getenv("HOME"), *path, *pw = NULL;
@@ -550,8 +564,11 @@ remote_connect(struct remote *r, FILE *trace, int *retry)
 		rfail(r, "out of memory");
 		return NULL;
 	}
+	/* a lent connection is logged in (imap_login does nothing) and
+	 * local: compression would only cost */
 	if (imap_connect(im) == -1 || imap_login(im, &r->auth) == -1 ||
-	    (r->compress && imap_compress(im) == -1)) {
+	    (r->compress && r->opts.socket == NULL &&
+	    imap_compress(im) == -1)) {
 		*retry = imap_errkind(im) == IMAP_ERR_RETRY;
 		rfail(r, "%s", imap_error(im));
 		imap_free(im);
@@ -577,6 +594,7 @@ remote_free(struct remote *r)
 	free(r->mechs);
 	free(r->user);
 	free(r->identity);
+	free(r->holdsock);
 	free(r->err);
 	if (r->pwcache) {
 		explicit_bzero(r->pwcache, strlen(r->pwcache));

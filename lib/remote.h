@@ -22,6 +22,8 @@ struct remote {
 	char		*reference;
 	int		 subscribedonly;
 	int		 compress;	/* usecompression */
+	char		*holdsock;	/* holdsocket: an imap-hold(1) socket
+					   lends the connection, logged in */
 	/* strings the options point into */
 	char		*host, *port, *tunnel, *cafile, *fps, *protocols;
 	char		*cert, *key, *mechs, *user, *identity;
@@ -35,7 +37,9 @@ char	*remote_of_account(struct config *, const char *account, char **err);
 int	 remote_init(struct remote *, struct config *, const char *repo,
 	    const char *account);
 /* Connect and log in; NULL with r->err set and *retry telling whether
- * the failure is worth retrying later (exit 75). */
+ * the failure is worth retrying later (exit 75).  With holdsocket the
+ * connection is borrowed from imap-hold instead: no password is looked
+ * up, and no COMPRESS is tried. */
 struct imap *remote_connect(struct remote *, FILE *trace, int *retry);
 void	 remote_free(struct remote *);
 
