@@ -4,7 +4,7 @@ include config.mk
 # Every build product goes under $(B); the sanitizer build uses its own.
 B = build
 
-TOOLS = fmd5-migrate imap-list imap-fetch offlineimap-config maildir-scan sync-plan sync-apply offlineimap-lock imap-rmfolder imap-idle
+TOOLS = fmd5-migrate imap-list imap-fetch offlineimap-config maildir-scan sync-plan sync-apply offlineimap-lock imap-rmfolder imap-idle imap-hold
 SCRIPTS = offlineimap
 MAN1 = $(TOOLS:=.1) $(SCRIPTS:=.1)
 MAN7 = offlineimap-tools.7
