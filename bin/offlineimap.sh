@@ -371,7 +371,7 @@ cfg_load() {
 	for _o in $_k; do
 		eval "${1}_$_o=\$cfg_${_i}_$_o"
 	done
-	eval "${1}__names=\$_k"
+	eval "${1}__names=\$_k ${1}__idx=\$_i"
 }
 
 # cfg_get NAME...: typed values (defaults, paths expanded, booleans as
@@ -412,7 +412,7 @@ trap 'cleanup' EXIT
 trap 'exit 1' HUP INT PIPE TERM
 
 # The file, in one run; [general] with the typed values of two options.
-if ! cfg shell general.metadata general.pythonfile >"$W/cfg.sh" 2>"$W/cfg.err.0"; then
+if ! cfg shell general.metadata general.pythonfile '*.localfolders' '*.remoteport' '*.ssl' >"$W/cfg.sh" 2>"$W/cfg.err.0"; then
 	cat "$W/cfg.err.0" >&2
 	exit 1
 fi
@@ -1792,15 +1792,19 @@ acct_load() {
 		return 1 ;;
 	esac
 	[ -n "${lr_localfolders+x}" ] || { ev error "$acct" "$thr" "Repository $a_local: no localfolders"; return 1; }
-	# the typed values: localfolders expanded, the default port
-	if ! _v=$(cfg_get "Repository $a_local.localfolders" "Repository $a_remote.remoteport" "Repository $a_remote.ssl"); then
-		ev error "$acct" "$thr" "$cerr"
-		return 1
+	# the typed values (localfolders expanded, the default port), read
+	# with the file; asked again for the message when one is in error
+	eval "a_root=\${cfg_t${lr__idx}_localfolders-} a_port=\${cfg_t${rr__idx}_remoteport-} a_ssl=\${cfg_t${rr__idx}_ssl-}"
+	if [ -z "$a_root" ] || [ -z "$a_port" ] || [ -z "$a_ssl" ]; then
+		if ! _v=$(cfg_get "Repository $a_local.localfolders" "Repository $a_remote.remoteport" "Repository $a_remote.ssl"); then
+			ev error "$acct" "$thr" "$cerr"
+			return 1
+		fi
+		a_root=${_v%%"$NL"*}
+		_v=${_v#*"$NL"}
+		a_port=${_v%%"$NL"*}
+		a_ssl=${_v#*"$NL"}
 	fi
-	a_root=${_v%%"$NL"*}
-	_v=${_v#*"$NL"}
-	a_port=${_v%%"$NL"*}
-	a_ssl=${_v#*"$NL"}
 	a_host=${rr_remotehost:-}
 	[ "$a_rtype" = Gmail ] && [ -z "$a_host" ] && a_host=imap.gmail.com
 	a_tunnel=${rr_preauthtunnel:-${rr_transporttunnel:-}}
@@ -1860,8 +1864,17 @@ apply_stop() {
 # list_remote FOLDER...: imap-list into $d/remote ($cflag: incremental);
 # fails when the sync cannot go on ($arc set).
 list_remote() {
-	eval "run \"\$d/remote\" \"\$d/err.list\" \"\$T_LIST\" -c \"\$o_config\" $kq $dflag $cflag -a \"\$acct\" -D -m \"\$@\""
-	_lrc=$?
+	if [ -n "$list_pid" ]; then
+		# started at the beginning of the sync (sync_locked)
+		tool_pid=$list_pid tool_name=imap-list
+		echo "account $acct: imap-list" >"$W/state.$lane"
+		wait_pid $list_pid
+		_lrc=$?
+		tool_pid= tool_name= list_pid=
+	else
+		eval "run \"\$d/remote\" \"\$d/err.list\" \"\$T_LIST\" -c \"\$o_config\" $kq $dflag $cflag -a \"\$acct\" -D -m \"\$@\""
+		_lrc=$?
+	fi
 	if [ $_lrc != 0 ]; then
 		scan_reap
 		tool_errors "$d/err.list" error
@@ -2007,6 +2020,20 @@ sync_locked() {
 	fi
 	dflag=
 	debug_on imap && dflag=-d
+	# incremental: the state of the folders whose last sync was complete
+	# (below) spares the listing of all that did not change since
+	lstate=$metadata/Account-$acct/imap-list.state
+	cflag=
+	if [ -z "${ac_maxage:-}${ac_maxsize:-}${ac_startdate:-}${lr_startdate:-}" ] &&
+	    [ -s "$lstate" ]; then
+		cflag='-C "$lstate"'
+	fi
+	# the remote listing first: its login is the longest step
+	list_pid=
+	if [ -z "$debug$o_profile" ]; then
+		eval "bg_tool \"\$d/remote\" \"\$d/err.list\" \"\$T_LIST\" -c \"\$o_config\" $kq $cflag -a \"\$acct\" -D -m \"\$@\""
+		list_pid=$bg_pid
+	fi
 	# sync-apply logs in while the listings are made (-p), and reads the
 	# plan from a FIFO; the local listing runs while the server answers
 	# (both only read); unless the steps are to be seen one by one (-d, -P).
@@ -2022,14 +2049,6 @@ sync_locked() {
 	if [ -d "$a_root" ] && [ -z "$debug$o_profile" ]; then
 		eval "bg_tool \"\$d/local\" \"\$d/err.scan\" \"\$T_SCAN\" -c \"\$o_config\" $kq -a \"\$acct\" -m"
 		scan_pid=$bg_pid
-	fi
-	# incremental: the state of the folders whose last sync was complete
-	# (below) spares the listing of all that did not change since
-	lstate=$metadata/Account-$acct/imap-list.state
-	cflag=
-	if [ -z "${ac_maxage:-}${ac_maxsize:-}${ac_startdate:-}${lr_startdate:-}" ] &&
-	    [ -s "$lstate" ]; then
-		cflag='-C "$lstate"'
 	fi
 	list_remote "$@" || return
 
@@ -2084,8 +2103,16 @@ sync_locked() {
 	# folder counts and quick skips for the UI; refusals
 	_lsep=${lr_sep:-.}
 	[ -n "${rr_nametrans:-}" ] && _lsep=
-	OI_ACCT=$qa OI_REFUSALS=$d/refusals OI_LSEP=$_lsep LC_ALL=C awk -F '\t' '
+	# (and whether anything is to change: if not, the listing state stays);
+	# the quiet UI shows no counts, and the local listing can be long
+	_lcounts=$d/local
+	[ "$ui" = quiet ] && _lcounts=/dev/null
+	OI_ACCT=$qa OI_REFUSALS=$d/refusals OI_SUMMARY=$d/summary OI_LSEP=$_lsep LC_ALL=C awk -F '\t' '
 	BEGIN { a = ENVIRON["OI_ACCT"]; lsep = ENVIRON["OI_LSEP"] }
+	END { print (moved ? "changed" : "same") > ENVIRON["OI_SUMMARY"] }
+	FILENAME == ARGV[1] && $1 == "mailbox" && $6 != "unchanged" { moved = 1 }
+	FILENAME == ARGV[3] && !/^#/ && $1 != "account" && $1 != "folder" && $1 != "end" { moved = 1 }
+	FILENAME == ARGV[3] && /^# skip / { moved = 1 }
 	# the local name of a remote one, without a nametrans
 	function lname(r,   o, i, c) {
 		if (lsep == "" || dl[r] == "") return r
@@ -2109,7 +2136,7 @@ sync_locked() {
 			print "skipping\t" a "\t" s "\t" l "\t" (l in nl ? nl[l] : "")
 		}
 		fflush()
-	}' "$d/remote" "$d/local" "$plan" >&5
+	}' "$d/remote" "$_lcounts" "$plan" >&5
 	: >>"$d/refusals"
 	while IFS="$TAB" read -r x y z; do
 		case $x in
@@ -2166,7 +2193,14 @@ sync_locked() {
 		{ [ $arc = 0 ] || [ $arc = 2 ]; } && arc=1 ;;
 	esac
 
-	[ $dryrun = 0 ] && [ -d "$metadata/Account-$acct" ] && state_save
+	# the listing state: not written again when nothing listed or planned
+	# changed (a no-op sync)
+	lsum=changed
+	read -r lsum 2>/dev/null <"$d/summary"
+	if [ $dryrun = 0 ] && [ -d "$metadata/Account-$acct" ] &&
+	    { [ $completed = 0 ] || [ "$lsum" != same ] || [ -z "$cflag" ]; }; then
+		state_save
+	fi
 
 	# mbnames: the folders of the plan in its order, those skipped or
 	# refused included (OfflineIMAP adds a folder before syncing it)

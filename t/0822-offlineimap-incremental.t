@@ -71,6 +71,24 @@ test_expect_success 'an untouched account: no folder is opened' '
 	grep -q "^LIST$" cmds
 '
 
+test_expect_success 'a sync with nothing to do leaves the state file alone' '
+	ls -li --time-style=full-iso "$st" >before &&
+	offlineimap -c rc -u quiet &&
+	ls -li --time-style=full-iso "$st" >after &&
+	test_cmp before after
+'
+
+test_expect_success 'a skip with the server unchanged still drops the folder from the state' '
+	f=$(ls mail/Other/*/*,U=1,*) &&
+	cp "$f" "${f%/*}/dup.${f##*/}" &&
+	offlineimap -c rc -u quiet &&
+	! grep -q "	Other$" "$st" &&
+	grep -q "	INBOX$" "$st" &&
+	rm "${f%/*}/dup.${f##*/}" &&
+	offlineimap -c rc -u quiet &&
+	grep -q "	Other$" "$st"
+'
+
 test_expect_success 'changes on the server: only the changed folder, only its changes' '
 	dc_adm flags add -u alice "\\Flagged" mailbox INBOX uid 2 &&
 	dc_adm expunge -u alice mailbox INBOX uid 4 &&
