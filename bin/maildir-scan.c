@@ -5,6 +5,7 @@
  * names exactly as OfflineIMAP reads them.  No file is opened; a stat per
  * file only when sizes are asked for.
  */
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <dirent.h>
@@ -18,6 +19,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <md5.h>
 
 #include "config.h"
 #include "maildir.h"
@@ -40,12 +43,41 @@ static size_t nmsgs, capmsgs;
 static int sflag, winsep, status = EXIT_OK;
 static long long maxsize = -1, mindate = -1, minuid = -1;
 
+/*
+ * -C: the listings of an earlier scan (saved by the driver after a
+ * complete sync), each after its folder's stamp: the device, inode,
+ * mtime and ctime of cur/ and new/, which every file created, removed or
+ * renamed in them changes.  A folder whose stamp is the same now is not
+ * read again: its listing is copied from the state, with the mode
+ * "same".  A stamp is only given when both directories are older than
+ * RACY seconds, so that a change in the same clock tick as the scan is
+ * never hidden; and with the fingerprint of everything else a listing
+ * depends on (the configuration, -s, the version).
+ */
+#define RACY	2
+
+struct old {
+	const char	*local, *name, *fmd5, *count, *stamp;
+	size_t		 llen, nlen, flen, clen, slen;
+	const char	*rest;		/* the stamp line up to the end line */
+	size_t		 restlen;
+	int		 used;
+};
+
+static char *stbuf;		/* the state, mapped */
+static size_t stlen;
+static struct old *olds;
+static size_t nolds;
+static char fprint[MD5_DIGEST_STRING_LENGTH];
+static struct timespec t0;
+static int Cflag;
+
 static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr, "usage: maildir-scan [-msz] [-A maxage] [-L bytes] "
 	    "[-S yyyy-mm-dd] [-U uid]\n"
-	    "                    -a account [-c file] "
+	    "                    -a account [-C state] [-c file] "
 	    "[-k [section:]option=value] [folder ...]\n"
 	    "       maildir-scan [-msw] [-A maxage] [-L bytes] "
 	    "[-S yyyy-mm-dd] [-U uid]\n"
@@ -231,16 +263,266 @@ put_num(long long v)
 		rec_putu(&out, (unsigned long long)v);
 }
 
-static void
-list_messages(const char *root, char sep, const struct maildir_folder *f)
+/* The next line of buf[*pos..len) (without its LF), or NULL at the end. */
+static const char *
+next_line(const char *buf, size_t len, size_t *pos, size_t *n)
 {
+	const char *p = buf + *pos, *e;
+
+	if (*pos >= len)
+		return NULL;
+	if ((e = memchr(p, '\n', len - *pos)) == NULL)
+		return NULL;	/* a last line without LF: torn, unused */
+	*n = (size_t)(e - p);
+	*pos += *n + 1;
+	return p;
+}
+
+/* The fields of a line, split at TABs (as written: quoted, if at all). */
+static size_t
+split(const char *p, size_t n, const char **f, size_t *fl, size_t max)
+{
+	size_t k = 0;
+	const char *e = p + n, *t;
+
+	while (k < max) {
+		t = memchr(p, '\t', (size_t)(e - p));
+		f[k] = p;
+		fl[k] = t ? (size_t)(t - p) : (size_t)(e - p);
+		k++;
+		if (t == NULL)
+			break;
+		p = t + 1;
+	}
+	return k;
+}
+
+/* Read the state of -C: the blocks that can be used again.  A missing
+ * file is an empty state; one that is not a listing is ignored. */
+static void
+load_state(const char *path)
+{
+	static const char hdr[] = "#format maildir-messages 1.";
+	size_t len, pos = 0, n, nf, fl[8];
+	const char *line, *f[8];
+	struct old cur;
+	struct stat st;
+	int in = 0, fd;
+	void *m;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		if (errno != ENOENT)
+			warn("%s", path);
+		return;
+	}
+	/* mapped, not read: the blocks used are copied out from the page
+	 * cache once */
+	if (fstat(fd, &st) == -1) {
+		warn("%s", path);
+		close(fd);
+		return;
+	}
+	if (st.st_size <= 0 || (unsigned long long)st.st_size > SIZE_MAX) {
+		close(fd);
+		return;
+	}
+	len = (size_t)st.st_size;
+	m = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (m == MAP_FAILED) {
+		warn("%s", path);
+		return;
+	}
+	stbuf = m;
+	stlen = len;
+	if ((line = next_line(stbuf, len, &pos, &n)) == NULL ||
+	    n < sizeof(hdr) - 1 || memcmp(line, hdr, sizeof(hdr) - 1) != 0)
+		return;
+	memset(&cur, 0, sizeof(cur));
+	while ((line = next_line(stbuf, len, &pos, &n)) != NULL) {
+		if (n > 8 && memcmp(line, "mailbox\t", 8) == 0) {
+			in = 0;
+			if (split(line, n, f, fl, 8) != 6)
+				continue;
+			memset(&cur, 0, sizeof(cur));
+			cur.fmd5 = f[1], cur.flen = fl[1];
+			cur.count = f[2], cur.clen = fl[2];
+			cur.local = f[4], cur.llen = fl[4];
+			cur.name = f[5], cur.nlen = fl[5];
+			in = 1;
+		} else if (in == 1) {
+			/* the stamp must come first, or the block is not
+			 * used */
+			in = 0;
+			if (n > 6 && memcmp(line, "stamp\t", 6) == 0) {
+				cur.stamp = line, cur.slen = n;
+				cur.rest = line;
+				in = 2;
+			}
+		} else if (in == 2 && n > 4 && memcmp(line, "end\t", 4) == 0) {
+			in = 0;
+			nf = split(line, n, f, fl, 3);
+			/* the end's count must be the mailbox record's */
+			if (nf != 3 || fl[1] != cur.clen ||
+			    memcmp(f[1], cur.count, cur.clen) != 0)
+				continue;
+			cur.restlen = (size_t)(line + n + 1 - cur.rest);
+			olds = xreallocarray(olds, nolds + 1, sizeof(*olds));
+			olds[nolds++] = cur;
+		} else if (in == 2 && !(n > 4 && memcmp(line, "msg\t", 4) == 0) &&
+		    !(n > 10 && memcmp(line, "duplicate\t", 10) == 0))
+			in = 0;	/* anything else: not a block to use */
+	}
+}
+
+/* The fingerprint: the version, -s, the configuration file's bytes and
+ * the overrides (a changed file or option may change a plan). */
+static void
+fingerprint(const char *cpath, char **kopts, int nk, const char *pyfile)
+{
+	MD5_CTX ctx;
+	const char *files[2] = { cpath, pyfile };
+	char buf[8192];
+	ssize_t r;
+	int i, fd;
+
+	MD5Init(&ctx);
+	MD5Update(&ctx, (const uint8_t *)VERSION, sizeof(VERSION));
+	MD5Update(&ctx, (const uint8_t *)(sflag ? "s" : "-"), 2);
+	for (i = 0; i < 2; i++) {
+		if (files[i] == NULL)
+			continue;
+		MD5Update(&ctx, (const uint8_t *)files[i],
+		    strlen(files[i]) + 1);
+		if ((fd = open(files[i], O_RDONLY | O_CLOEXEC)) == -1)
+			continue;
+		while ((r = read(fd, buf, sizeof(buf))) > 0)
+			MD5Update(&ctx, (const uint8_t *)buf, (size_t)r);
+		close(fd);
+	}
+	for (i = 0; i < nk; i++)
+		MD5Update(&ctx, (const uint8_t *)kopts[i],
+		    strlen(kopts[i]) + 1);
+	MD5End(&ctx, fprint);
+}
+
+/* The folder's stamp record as it is written ("stamp\tFP\tCUR\tNEW"):
+ * 1, or 0 when it cannot be trusted (a directory changed in the last
+ * RACY seconds, or cannot be read: the folder is then read as usual). */
+static int
+folder_stamp(const char *path, struct sb *b)
+{
+	static const char *sub[2] = { "cur", "new" };
+	struct stat st;
+	int i, dfd;
+
+	sb_reset(b);
+	if (sb_printf(b, "stamp\t%s", fprint) == -1)
+		err(EXIT_FAIL, "out of memory");
+	if ((dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return 0;
+	for (i = 0; i < 2; i++) {
+		if (fstatat(dfd, sub[i], &st, 0) == -1 ||
+		    st.st_mtim.tv_sec + RACY > t0.tv_sec ||
+		    st.st_ctim.tv_sec + RACY > t0.tv_sec) {
+			close(dfd);
+			return 0;
+		}
+		if (sb_printf(b, "\t%llx.%llx.%lld.%09ld.%lld.%09ld",
+		    (unsigned long long)st.st_dev,
+		    (unsigned long long)st.st_ino,
+		    (long long)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec,
+		    (long long)st.st_ctim.tv_sec,
+		    (long)st.st_ctim.tv_nsec) == -1)
+			err(EXIT_FAIL, "out of memory");
+	}
+	close(dfd);
+	return 1;
+}
+
+/* The block of the state for this folder with this stamp, or NULL. */
+static struct old *
+find_old(const struct maildir_folder *f, const struct sb *stamp)
+{
+	static struct sb ql, qn;
+	size_t i;
+
+	sb_reset(&ql);
+	sb_reset(&qn);
+	if (rec_quote(&ql, f->name, strlen(f->name), 0) == -1 ||
+	    rec_quote(&qn, f->visible, strlen(f->visible), 0) == -1)
+		err(EXIT_FAIL, "out of memory");
+	for (i = 0; i < nolds; i++) {
+		struct old *o = &olds[i];
+
+		if (!o->used && o->llen == ql.len && o->nlen == qn.len &&
+		    o->slen == stamp->len && o->flen == MD_FMD5_LEN &&
+		    memcmp(o->local, ql.s, ql.len) == 0 &&
+		    memcmp(o->name, qn.s, qn.len) == 0 &&
+		    memcmp(o->stamp, stamp->s, stamp->len) == 0 &&
+		    memcmp(o->fmd5, f->fmd5, MD_FMD5_LEN) == 0) {
+			o->used = 1;
+			return o;
+		}
+	}
+	return NULL;
+}
+
+/* A folder about to be listed: its path, and with -C its stamp and the
+ * block of the state it can use. */
+struct prep {
+	char		*path, *why;
+	struct sb	 stamp;
+	int		 stamped;
+	struct old	*o;
+};
+
+static void
+prepare(const char *root, char sep, const struct maildir_folder *f,
+    struct prep *p)
+{
+	memset(p, 0, sizeof(*p));
+	if ((p->path = maildir_folder_path(root, f->name, sep, &p->why)) ==
+	    NULL)
+		return;
+	/* the stamp before the files: a change while they are read makes
+	 * the next stamp differ */
+	p->stamped = Cflag && folder_stamp(p->path, &p->stamp);
+	if (p->stamped)
+		p->o = find_old(f, &p->stamp);
+}
+
+static void
+list_messages(const char *root, char sep, const struct maildir_folder *f,
+    struct prep *pre)
+{
+	struct prep own;
+	struct old *o;
 	char *path, *why;
 	struct sb fl = { 0 };
 	size_t i, j;
 
-	if ((path = maildir_folder_path(root, f->name, sep, &why)) == NULL) {
+	if (pre == NULL)
+		prepare(root, sep, f, pre = &own);
+	if ((path = pre->path) == NULL) {
+		why = pre->why;
 		put_error(why ? why : "out of memory", f->visible);
 		free(why);
+		return;
+	}
+	pre->path = NULL;
+	if ((o = pre->o) != NULL) {
+		free(path);
+		sb_free(&pre->stamp);
+		rec_puts(&out, "mailbox");
+		rec_puts(&out, f->fmd5);
+		rec_put(&out, o->count, o->clen);
+		rec_puts(&out, "same");
+		rec_puts(&out, f->name);
+		rec_puts(&out, f->visible);
+		rec_end(&out);
+		if (fwrite(o->rest, 1, o->restlen, stdout) != o->restlen)
+			err(EXIT_FAIL, "stdout");
 		return;
 	}
 	if (read_folder(path, f->fmd5, &why) == -1) {
@@ -261,6 +543,13 @@ list_messages(const char *root, char sep, const struct maildir_folder *f)
 	rec_puts(&out, f->name);
 	rec_puts(&out, f->visible);
 	rec_end(&out);
+	if (pre->stamped) {
+		/* as find_old() compares it: written as it is */
+		if (fwrite(pre->stamp.s, 1, pre->stamp.len, stdout) !=
+		    pre->stamp.len || putchar('\n') == EOF)
+			err(EXIT_FAIL, "stdout");
+	}
+	sb_free(&pre->stamp);
 	for (i = 0; i < nmsgs; i = j) {
 		for (j = i + 1; j < nmsgs && msgs[i].uid &&
 		    msgs[j].uid == msgs[i].uid; j++)
@@ -305,7 +594,7 @@ list_messages(const char *root, char sep, const struct maildir_folder *f)
 int
 main(int argc, char *argv[])
 {
-	char **kopts = NULL, *cpath = NULL, *account = NULL;
+	char **kopts = NULL, *cpath = NULL, *account = NULL, *spath = NULL;
 	char *root = NULL, *sepopt = NULL, *nametrans = NULL, *pyfile = NULL;
 	char *e, **bad = NULL;
 	struct maildir_folder *fv = NULL;
@@ -313,10 +602,13 @@ main(int argc, char *argv[])
 	int ch, nk = 0, k, mflag = 0, zflag = 0, wflag = 0;
 	char sep;
 
-	while ((ch = getopt(argc, argv, "A:a:c:d:hk:L:mS:st:U:wz")) != -1) {
+	while ((ch = getopt(argc, argv, "A:a:C:c:d:hk:L:mS:st:U:wz")) != -1) {
 		switch (ch) {
 		case 'A':
 			mindate = maxage_start(optarg);
+			break;
+		case 'C':
+			spath = optarg;
 			break;
 		case 'a':
 			account = optarg;
@@ -378,6 +670,13 @@ main(int argc, char *argv[])
 		usage();
 	if (account && (sepopt || wflag))
 		usage();
+	/* a state is of a whole listing, of one account */
+	if (spath && (account == NULL || zflag || mindate >= 0 ||
+	    maxsize >= 0 || minuid >= 0))
+		errx(EXIT_FAIL, "-C goes with -a, and not with -A, -L, -S, -U "
+		    "or -z");
+	if (clock_gettime(CLOCK_REALTIME, &t0) == -1)
+		err(EXIT_FAIL, "clock_gettime");
 
 	if (account) {
 		struct maildir_repo mr;
@@ -397,6 +696,14 @@ main(int argc, char *argv[])
 			err(EXIT_FAIL, "malloc");
 		sepopt[0] = mr.sep;
 		sepopt[1] = '\0';
+		if (spath) {
+			char *dp = cpath ? NULL : config_default_path();
+
+			fingerprint(cpath ? cpath : dp, kopts, nk, pyfile);
+			free(dp);
+			Cflag = 1;
+			load_state(spath);
+		}
 		maildir_repo_free(&mr);
 		config_free(cfg);
 	} else
@@ -441,10 +748,26 @@ main(int argc, char *argv[])
 			free(why);
 		}
 	} else {
-		rec_header(&out, "maildir-messages", 1, 0);
-		if (argc == 0)
+		rec_header(&out, "maildir-messages", 1, Cflag ? 1 : 0);
+		if (argc == 0 && Cflag) {
+			/* every folder's stamp first, to say at the top how
+			 * many are as in the state */
+			struct prep *pv = xreallocarray(NULL, nf ? nf : 1,
+			    sizeof(*pv));
+			size_t same = 0;
+
+			for (i = 0; i < nf; i++) {
+				prepare(root, sep, &fv[i], &pv[i]);
+				same += pv[i].o != NULL;
+			}
+			printf("# same: %zu of %zu folders as in the "
+			    "state\n", same, nf);
 			for (i = 0; i < nf; i++)
-				list_messages(root, sep, &fv[i]);
+				list_messages(root, sep, &fv[i], &pv[i]);
+			free(pv);
+		} else if (argc == 0)
+			for (i = 0; i < nf; i++)
+				list_messages(root, sep, &fv[i], NULL);
 		for (k = 0; k < argc; k++) {
 			char *why;
 
@@ -480,7 +803,7 @@ main(int argc, char *argv[])
 				free(w);
 				continue;
 			}
-			list_messages(root, sep, &fv[i]);
+			list_messages(root, sep, &fv[i], NULL);
 		}
 	}
 	if (close_stdout() == -1)
@@ -491,6 +814,9 @@ main(int argc, char *argv[])
 	free(bad);
 	free(msgs);
 	sb_free(&arena);
+	free(olds);
+	if (stbuf != NULL)
+		munmap(stbuf, stlen);
 	free(kopts);
 	free(nametrans);
 	free(pyfile);

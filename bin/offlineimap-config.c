@@ -208,7 +208,8 @@ shname(const char *k)
  * cfg_n sections; cfg_sI the name of section I (from 1), cfg_kI its
  * options ("-" in a name is "_"), cfg_I_OPTION their values (as list prints them), cfg_eI the
  * errors of the section; then cfg_vJ the typed value of the Jth name
- * operand (as get prints it; unset when it has none).
+ * operand (as get prints it; unset when it has none), and for an operand
+ * "*.OPTION" cfg_tI_OPTION, its typed value in each section I.
  */
 static int
 cmd_shell(int argc, char **argv)
@@ -260,6 +261,24 @@ cmd_shell(int argc, char **argv)
 		char *section, *key, *v = NULL;
 		int rv;
 
+		/* "*.option": its typed value in every section that has one
+		 * (cfg_tI_option); an error leaves it unset, for the script
+		 * to ask again with get and show the message */
+		if (strncmp(argv[j], "*.", 2) == 0) {
+			char *k = shname(argv[j] + 2);
+
+			for (i = 0; i < ns; i++) {
+				if (config_value(cfg, config_section(cfg, i),
+				    argv[j] + 2, &v) != 1)
+					continue;
+				printf("cfg_t%zu_%s=", i + 1, k);
+				put_sh(v);
+				free(v);
+				v = NULL;
+			}
+			free(k);
+			continue;
+		}
 		split_name(argv[j], &section, &key);
 		if (!config_has_section(cfg, section)) {
 			warnx("no section [%s]", section);

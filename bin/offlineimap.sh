@@ -371,7 +371,7 @@ cfg_load() {
 	for _o in $_k; do
 		eval "${1}_$_o=\$cfg_${_i}_$_o"
 	done
-	eval "${1}__names=\$_k"
+	eval "${1}__names=\$_k ${1}__idx=\$_i"
 }
 
 # cfg_get NAME...: typed values (defaults, paths expanded, booleans as
@@ -412,7 +412,7 @@ trap 'cleanup' EXIT
 trap 'exit 1' HUP INT PIPE TERM
 
 # The file, in one run; [general] with the typed values of two options.
-if ! cfg shell general.metadata general.pythonfile >"$W/cfg.sh" 2>"$W/cfg.err.0"; then
+if ! cfg shell general.metadata general.pythonfile '*.localfolders' '*.remoteport' '*.ssl' >"$W/cfg.sh" 2>"$W/cfg.err.0"; then
 	cat "$W/cfg.err.0" >&2
 	exit 1
 fi
@@ -1792,15 +1792,19 @@ acct_load() {
 		return 1 ;;
 	esac
 	[ -n "${lr_localfolders+x}" ] || { ev error "$acct" "$thr" "Repository $a_local: no localfolders"; return 1; }
-	# the typed values: localfolders expanded, the default port
-	if ! _v=$(cfg_get "Repository $a_local.localfolders" "Repository $a_remote.remoteport" "Repository $a_remote.ssl"); then
-		ev error "$acct" "$thr" "$cerr"
-		return 1
+	# the typed values (localfolders expanded, the default port), read
+	# with the file; asked again for the message when one is in error
+	eval "a_root=\${cfg_t${lr__idx}_localfolders-} a_port=\${cfg_t${rr__idx}_remoteport-} a_ssl=\${cfg_t${rr__idx}_ssl-}"
+	if [ -z "$a_root" ] || [ -z "$a_port" ] || [ -z "$a_ssl" ]; then
+		if ! _v=$(cfg_get "Repository $a_local.localfolders" "Repository $a_remote.remoteport" "Repository $a_remote.ssl"); then
+			ev error "$acct" "$thr" "$cerr"
+			return 1
+		fi
+		a_root=${_v%%"$NL"*}
+		_v=${_v#*"$NL"}
+		a_port=${_v%%"$NL"*}
+		a_ssl=${_v#*"$NL"}
 	fi
-	a_root=${_v%%"$NL"*}
-	_v=${_v#*"$NL"}
-	a_port=${_v%%"$NL"*}
-	a_ssl=${_v#*"$NL"}
 	a_host=${rr_remotehost:-}
 	[ "$a_rtype" = Gmail ] && [ -z "$a_host" ] && a_host=imap.gmail.com
 	a_tunnel=${rr_preauthtunnel:-${rr_transporttunnel:-}}
@@ -1860,8 +1864,17 @@ apply_stop() {
 # list_remote FOLDER...: imap-list into $d/remote ($cflag: incremental);
 # fails when the sync cannot go on ($arc set).
 list_remote() {
-	eval "run \"\$d/remote\" \"\$d/err.list\" \"\$T_LIST\" -c \"\$o_config\" $kq $dflag $cflag -a \"\$acct\" -D -m \"\$@\""
-	_lrc=$?
+	if [ -n "$list_pid" ]; then
+		# started at the beginning of the sync (sync_locked)
+		tool_pid=$list_pid tool_name=imap-list
+		echo "account $acct: imap-list" >"$W/state.$lane"
+		wait_pid $list_pid
+		_lrc=$?
+		tool_pid= tool_name= list_pid=
+	else
+		eval "run \"\$d/remote\" \"\$d/err.list\" \"\$T_LIST\" -c \"\$o_config\" $kq $dflag $cflag -a \"\$acct\" -D -m \"\$@\""
+		_lrc=$?
+	fi
 	if [ $_lrc != 0 ]; then
 		scan_reap
 		tool_errors "$d/err.list" error
@@ -1895,7 +1908,8 @@ scan_reap() {
 state_save() {
 	: >>"$d/applied"
 	[ -f "$lstate" ] || : >"$lstate"
-	LC_ALL=C awk -F '\t' '
+	: >"$d/lkeep"
+	OI_LKEEP=$d/lkeep OI_LALL=$d/lall LC_ALL=C awk -F '\t' '
 	FILENAME == ARGV[1] && $1 == "mailbox" { old[$8] = $0 }
 	FILENAME == ARGV[2] && $1 == "mailbox" { lst[$8] = $0; mode[$8] = $6 }
 	FILENAME == ARGV[2] && $1 == "end" { whole[$3] = 1 }
@@ -1905,6 +1919,7 @@ state_save() {
 	FILENAME == ARGV[3] && $1 == "refuse" { inplan[$4] = bad[$4] = 1 }
 	FILENAME == ARGV[3] && $1 == "revalidate" { inplan[$5] = bad[$5] = 1 }
 	FILENAME == ARGV[4] && $1 == "end" && $4 == 0 && $5 == 0 { done[$2] = 1 }
+	FILENAME == ARGV[3] && $1 == "folder" { loc[$4] = $5 }
 	END {
 		print "#format imap-messages 1.0"
 		for (f in lst)
@@ -1914,8 +1929,54 @@ state_save() {
 				print lst[f]
 		for (f in old)
 			if (!(f in lst) && !(f in inplan)) print old[f]
+		# for local_save: which local folders were synced completely
+		all = "all"
+		for (f in inplan) {
+			ok = done[f] && whole[f] && !bad[f] && mode[f] != "window"
+			if (!ok) all = "some"
+			if (f in loc) print (ok ? "ok" : "no") "\t" loc[f] > ENVIRON["OI_LKEEP"]
+		}
+		print all > ENVIRON["OI_LALL"]
 	}' "$lstate" "$d/remote" "$plan" "$d/applied" >"$lstate.new" 2>/dev/null &&
 	    mv -f "$lstate.new" "$lstate" || rm -f "$lstate" "$lstate.new"
+}
+
+# local_save: the Maildir listing state (maildir-scan -C), by the same
+# rule: the listing of each folder whose sync was complete.  When all
+# were (the usual case), the listing itself; when every folder was as in
+# the state and nothing was planned, nothing.  With -f or -q the state
+# stays as it was (its folders then are of an earlier sync, which only
+# makes it less used: a folder is skipped by sync-plan only when unchanged
+# on both sides since the listings of one complete sync).
+local_save() {
+	{ [ $o_fset = 1 ] || [ -n "$qflag" ]; } && return 0
+	_h= _s=
+	{ read -r _h; read -r _s; } 2>/dev/null <"$d/local"
+	# (# same: N of M folders as in the state)
+	set -f
+	# shellcheck disable=SC2086
+	set -- $_s
+	set +f
+	if [ $completed = 1 ] && [ "$lsum" = same ] && [ -n "$cflag" ]; then
+		[ "${2:-}" = same: ] && [ "${3:-}" = "${5:-}" ] && return 0
+		_all=all
+	else
+		_all=
+		read -r _all 2>/dev/null <"$d/lall"
+	fi
+	if [ "$_all" = all ]; then
+		cp -f "$d/local" "$sstate.new" 2>/dev/null
+	else
+		[ -f "$sstate" ] || : >"$sstate"
+		LC_ALL=C awk -F '\t' '
+		BEGIN { print "#format maildir-messages 1.1" }
+		FILENAME == ARGV[1] { st[$2] = $1; next }
+		/^#/ { next }
+		$1 == "mailbox" { keep = FILENAME == ARGV[2] ? !($5 in st) : st[$5] == "ok" }
+		$1 == "error" { keep = 0; next }
+		keep { print }
+		$1 == "end" { keep = 0 }' "$d/lkeep" "$sstate" "$d/local" >"$sstate.new" 2>/dev/null
+	fi && mv -f "$sstate.new" "$sstate" || rm -f "$sstate" "$sstate.new"
 }
 
 # One sync of an account: sets $arc (0, 1, 2, 75).
@@ -2007,6 +2068,24 @@ sync_locked() {
 	fi
 	dflag=
 	debug_on imap && dflag=-d
+	# incremental: the state of the folders whose last sync was complete
+	# (below) spares the listing of all that did not change since
+	# (and of the Maildir: maildir-scan -C copies the listing of a folder
+	# whose cur/ and new/ did not change since, and sync-plan skips a
+	# folder unchanged on both sides)
+	lstate=$metadata/Account-$acct/imap-list.state
+	sstate=$metadata/Account-$acct/maildir-scan.state
+	cflag= sflag=
+	if [ -z "${ac_maxage:-}${ac_maxsize:-}${ac_startdate:-}${lr_startdate:-}" ]; then
+		[ -s "$lstate" ] && cflag='-C "$lstate"'
+		sflag='-C "$sstate"'
+	fi
+	# the remote listing first: its login is the longest step
+	list_pid=
+	if [ -z "$debug$o_profile" ]; then
+		eval "bg_tool \"\$d/remote\" \"\$d/err.list\" \"\$T_LIST\" -c \"\$o_config\" $kq $cflag -a \"\$acct\" -D -m \"\$@\""
+		list_pid=$bg_pid
+	fi
 	# sync-apply logs in while the listings are made (-p), and reads the
 	# plan from a FIFO; the local listing runs while the server answers
 	# (both only read); unless the steps are to be seen one by one (-d, -P).
@@ -2020,16 +2099,8 @@ sync_locked() {
 	fi
 	scan_pid=
 	if [ -d "$a_root" ] && [ -z "$debug$o_profile" ]; then
-		eval "bg_tool \"\$d/local\" \"\$d/err.scan\" \"\$T_SCAN\" -c \"\$o_config\" $kq -a \"\$acct\" -m"
+		eval "bg_tool \"\$d/local\" \"\$d/err.scan\" \"\$T_SCAN\" -c \"\$o_config\" $kq $sflag -a \"\$acct\" -m"
 		scan_pid=$bg_pid
-	fi
-	# incremental: the state of the folders whose last sync was complete
-	# (below) spares the listing of all that did not change since
-	lstate=$metadata/Account-$acct/imap-list.state
-	cflag=
-	if [ -z "${ac_maxage:-}${ac_maxsize:-}${ac_startdate:-}${lr_startdate:-}" ] &&
-	    [ -s "$lstate" ]; then
-		cflag='-C "$lstate"'
 	fi
 	list_remote "$@" || return
 
@@ -2039,7 +2110,7 @@ sync_locked() {
 			rc=$?
 			scan_pid=
 		else
-			eval "run \"\$d/local\" \"\$d/err.scan\" \"\$T_SCAN\" -c \"\$o_config\" $kq -a \"\$acct\" -m"
+			eval "run \"\$d/local\" \"\$d/err.scan\" \"\$T_SCAN\" -c \"\$o_config\" $kq $sflag -a \"\$acct\" -m"
 			rc=$?
 		fi
 		if [ $rc != 0 ]; then
@@ -2060,6 +2131,9 @@ sync_locked() {
 	[ $quick = 1 ] && qflag=-q
 	fopt=
 	[ $o_fset = 1 ] && fopt="-f $(shq "$o_folders")"
+	# folders unchanged on both sides since the last complete sync (its
+	# listing state), their status not written since: skipped
+	[ -n "$cflag" ] && fopt="$fopt -T \"\$lstate\""
 	eval "iter=\$((\${iter_$ai:-0} + 1)); iter_$ai=\$iter"
 	# the plan of the sync before stays: the UI may still be reading it
 	plan=$d/plan.$iter
@@ -2070,7 +2144,7 @@ sync_locked() {
 	# or changed since, to download a folder again, say): all listed whole
 	if [ $rc = 75 ] && [ -n "$cflag" ]; then
 		ev debug "$acct" "$thr" '' "the incremental listing does not add up with the status: listing again, whole"
-		rm -f "$lstate"
+		[ $dryrun = 0 ] && rm -f "$lstate"
 		cflag=
 		list_remote "$@" || return
 		eval "run \"\$plan\" \"\$d/err.plan\" \"\$T_PLAN\" -c \"\$o_config\" $kq -a \"\$acct\" $qflag $fopt \"\$d/remote\" \"\$d/local\""
@@ -2078,14 +2152,24 @@ sync_locked() {
 	fi
 	if [ $rc != 0 ] && ! grep -q '^account	' "$plan"; then
 		tool_errors "$d/err.plan" error
+		# (a Maildir state it could not read is not used again)
+		rm -f "$sstate"
 		arc=1
 		return
 	fi
 	# folder counts and quick skips for the UI; refusals
 	_lsep=${lr_sep:-.}
 	[ -n "${rr_nametrans:-}" ] && _lsep=
-	OI_ACCT=$qa OI_REFUSALS=$d/refusals OI_LSEP=$_lsep LC_ALL=C awk -F '\t' '
+	# (and whether anything is to change: if not, the listing state stays);
+	# the quiet UI shows no counts, and the local listing can be long
+	_lcounts=$d/local
+	[ "$ui" = quiet ] && _lcounts=/dev/null
+	OI_ACCT=$qa OI_REFUSALS=$d/refusals OI_SUMMARY=$d/summary OI_LSEP=$_lsep LC_ALL=C awk -F '\t' '
 	BEGIN { a = ENVIRON["OI_ACCT"]; lsep = ENVIRON["OI_LSEP"] }
+	END { print (moved ? "changed" : "same") > ENVIRON["OI_SUMMARY"] }
+	FILENAME == ARGV[1] && $1 == "mailbox" && $6 != "unchanged" { moved = 1 }
+	FILENAME == ARGV[3] && !/^#/ && $1 != "account" && $1 != "folder" && $1 != "end" { moved = 1 }
+	FILENAME == ARGV[3] && /^# skip / { moved = 1 }
 	# the local name of a remote one, without a nametrans
 	function lname(r,   o, i, c) {
 		if (lsep == "" || dl[r] == "") return r
@@ -2109,7 +2193,7 @@ sync_locked() {
 			print "skipping\t" a "\t" s "\t" l "\t" (l in nl ? nl[l] : "")
 		}
 		fflush()
-	}' "$d/remote" "$d/local" "$plan" >&5
+	}' "$d/remote" "$_lcounts" "$plan" >&5
 	: >>"$d/refusals"
 	while IFS="$TAB" read -r x y z; do
 		case $x in
@@ -2166,7 +2250,16 @@ sync_locked() {
 		{ [ $arc = 0 ] || [ $arc = 2 ]; } && arc=1 ;;
 	esac
 
-	[ $dryrun = 0 ] && [ -d "$metadata/Account-$acct" ] && state_save
+	# the listing state: not written again when nothing listed or planned
+	# changed (a no-op sync)
+	lsum=changed
+	read -r lsum 2>/dev/null <"$d/summary"
+	if [ $dryrun = 0 ] && [ -d "$metadata/Account-$acct" ]; then
+		if [ $completed = 0 ] || [ "$lsum" != same ] || [ -z "$cflag" ]; then
+			state_save
+		fi
+		[ -n "$sflag" ] && [ -d "$a_root" ] && local_save
+	fi
 
 	# mbnames: the folders of the plan in its order, those skipped or
 	# refused included (OfflineIMAP adds a folder before syncing it)

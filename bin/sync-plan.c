@@ -8,6 +8,8 @@
  * a time (lib/listing.c): memory holds the folders and one folder's
  * messages.
  */
+#include <sys/stat.h>
+
 #include <err.h>
 #include <stdarg.h>
 #include <limits.h>
@@ -54,6 +56,8 @@ static size_t nlf;
 static struct maildir_kwmap kwmap;
 static int status = EXIT_OK;
 static int relist;		/* a folder is to be listed whole */
+static int Tflag;		/* -T: folders unchanged on both sides ... */
+static struct timespec tstamp;	/* ... since this time are skipped */
 static int qflag, Dflag;
 static long long share = 50, minsize = 20;
 static size_t totals[PK_NKINDS];
@@ -71,7 +75,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: sync-plan [-Dq] -a account [-c file] "
 	    "[-f folders] [-k [section:]option=value]\n"
-	    "                 [-N count] [-P percent] remote local\n");
+	    "                 [-N count] [-P percent] [-T stamp] remote local\n");
 	exit(EXIT_FAIL);
 }
 
@@ -420,6 +424,28 @@ quick_unchanged(const struct rfolder *r, const struct plan_folder *pf)
 	return 1;
 }
 
+/* -T: the status written (or changed) no later than the stamp file, the
+ * listing state saved after the last complete sync; else another program
+ * may have changed it since, and the folder is planned in full. */
+static int
+status_older(const char *spath)
+{
+	struct stat st;
+	const struct timespec *t[2];
+	int i;
+
+	if (stat(spath, &st) == -1)
+		return 0;
+	t[0] = &st.st_mtim;
+	t[1] = &st.st_ctim;
+	for (i = 0; i < 2; i++)
+		if (t[i]->tv_sec > tstamp.tv_sec ||
+		    (t[i]->tv_sec == tstamp.tv_sec &&
+		    t[i]->tv_nsec > tstamp.tv_nsec))
+			return 0;
+	return 1;
+}
+
 static void
 plan_folder(struct rfolder *r, struct lfolder *l, int create)
 {
@@ -444,6 +470,26 @@ plan_folder(struct rfolder *r, struct lfolder *l, int create)
 	}
 	if (l != NULL && l->in->error != NULL) {
 		put_refuse("incomplete", l->in->error, name);
+		goto done;
+	}
+	/* unchanged on the server and in the Maildir since the last
+	 * complete sync (the listings' states are saved only after one),
+	 * with its status still there: nothing can be to do, and neither
+	 * the status nor the messages are read */
+	if (Tflag && r->in->same && l != NULL && l->in->same &&
+	    status_older(spath)) {
+		printf("# %s: nothing to do (unchanged on both sides since "
+		    "the last complete sync)\n", name);
+		rec_puts(&out, "folder");
+		rec_putu(&out, r->in->uidvalidity);
+		rec_puts(&out, l->in->fmd5);
+		rec_puts(&out, name);
+		rec_puts(&out, r->lname);
+		rec_puts(&out, spath);
+		rec_end(&out);
+		rec_puts(&out, "end");
+		rec_puts(&out, name);
+		rec_end(&out);
 		goto done;
 	}
 	if (status_open(&st, spath, ST_READONLY, &e) == -1) {
@@ -652,7 +698,7 @@ main(int argc, char *argv[])
 	size_t i, j, n, nincl = 0, nflist = 0, *order;
 	const char *es;
 
-	while ((ch = getopt(argc, argv, "a:c:Df:hk:N:P:q")) != -1) {
+	while ((ch = getopt(argc, argv, "a:c:Df:hk:N:P:qT:")) != -1) {
 		switch (ch) {
 		case 'a':
 			cf.account = optarg;
@@ -684,6 +730,16 @@ main(int argc, char *argv[])
 		case 'q':
 			qflag = 1;
 			break;
+		case 'T': {
+			struct stat st;
+
+			/* no such file: nothing is skipped */
+			if (stat(optarg, &st) == 0) {
+				tstamp = st.st_mtim;
+				Tflag = 1;
+			}
+			break;
+		}
 		default:
 			usage();
 		}

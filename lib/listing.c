@@ -166,9 +166,13 @@ field_u32(struct listing *l, const struct rec *r, size_t i, uint32_t *out)
 }
 
 static int
-field_mode(struct listing *l, const char *s, enum plan_mode *mode)
+field_mode(struct listing *l, const char *s, enum plan_mode *mode, int *same)
 {
-	if (strcmp(s, "full") == 0)
+	/* unchanged (remote) and same (local): as at the last complete sync */
+	*same = strcmp(s, l->side == LISTING_REMOTE ? "unchanged" : "same") ==
+	    0;
+	if (strcmp(s, "full") == 0 ||
+	    (l->side == LISTING_LOCAL && strcmp(s, "same") == 0))
 		*mode = PLAN_FULL;
 	else if (strcmp(s, "window") == 0)
 		*mode = PLAN_WINDOW;
@@ -361,7 +365,7 @@ open_folder(struct listing *l, const struct rec *r)
 	if (l->side == LISTING_REMOTE) {
 		if (field_u32(l, r, 1, &f->uidvalidity) == -1 ||
 		    field_u32(l, r, 4, &f->exists) == -1 ||
-		    field_mode(l, r->f[5], &f->mode) == -1)
+		    field_mode(l, r->f[5], &f->mode, &f->same) == -1)
 			return -1;
 		if ((f->delim = strdup(r->f[6])) == NULL ||
 		    (f->name = strdup(r->f[7])) == NULL)
@@ -371,7 +375,7 @@ open_folder(struct listing *l, const struct rec *r)
 	if (strlen(r->f[1]) != MD_FMD5_LEN)
 		return rec_fail(l->rr, "bad FMD5 \"%s\"", r->f[1]);
 	memcpy(f->fmd5, r->f[1], MD_FMD5_LEN + 1);
-	if (field_mode(l, r->f[3], &f->mode) == -1)
+	if (field_mode(l, r->f[3], &f->mode, &f->same) == -1)
 		return -1;
 	if ((f->local = strdup(r->f[4])) == NULL ||
 	    (f->name = strdup(r->f[5])) == NULL ||

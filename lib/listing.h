@@ -37,6 +37,7 @@ struct listing_folder {
 	char		 fmd5[MD_FMD5_LEN + 1];	/* local */
 	uint32_t	 uidvalidity, exists;	/* remote */
 	enum plan_mode	 mode;
+	int		 same;		/* remote "unchanged", local "same" */
 	size_t		 nmsgs;		/* its msg records */
 	off_t		 off;		/* where its mailbox record is */
 	unsigned long	 lineno;	/* and on which line */

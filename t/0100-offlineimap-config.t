@@ -146,6 +146,18 @@ test_expect_success 'shell: the whole file as sh assignments, values intact' '
 	)
 '
 
+test_expect_success 'shell: *.option gives the typed value in every section' '
+	offlineimap-config -c shrc shell "*.localfolders" "*.ssl" "*.remoteport" >out &&
+	(
+		. ./out &&
+		test "$cfg_t3_localfolders" = /m &&
+		test -z "${cfg_t4_localfolders+x}" &&
+		test "$cfg_t4_ssl" = true &&
+		test "$cfg_t4_remoteport" = 993 &&
+		test -z "${cfg_t1_remoteport+x}"
+	)
+'
+
 test_expect_code 1 'shell: a name in a missing section fails' '
 	offlineimap-config -c shrc shell "Repository Nope.remotehost" >/dev/null
 '

@@ -71,6 +71,24 @@ test_expect_success 'an untouched account: no folder is opened' '
 	grep -q "^LIST$" cmds
 '
 
+test_expect_success 'a sync with nothing to do leaves the state file alone' '
+	ls -li --time-style=full-iso "$st" >before &&
+	offlineimap -c rc -u quiet &&
+	ls -li --time-style=full-iso "$st" >after &&
+	test_cmp before after
+'
+
+test_expect_success 'a skip with the server unchanged still drops the folder from the state' '
+	f=$(ls mail/Other/*/*,U=1,*) &&
+	cp "$f" "${f%/*}/dup.${f##*/}" &&
+	offlineimap -c rc -u quiet &&
+	! grep -q "	Other$" "$st" &&
+	grep -q "	INBOX$" "$st" &&
+	rm "${f%/*}/dup.${f##*/}" &&
+	offlineimap -c rc -u quiet &&
+	grep -q "	Other$" "$st"
+'
+
 test_expect_success 'changes on the server: only the changed folder, only its changes' '
 	dc_adm flags add -u alice "\\Flagged" mailbox INBOX uid 2 &&
 	dc_adm expunge -u alice mailbox INBOX uid 4 &&
@@ -135,12 +153,37 @@ test_expect_success 'a folder downloaded again (its Maildir and status removed) 
 	grep -q "	Work$" "$st"
 '
 
-test_expect_success 'a status changed by another program: the incremental listing is not trusted' '
+test_expect_success 'a folder unchanged on both sides since a complete sync: no status read' '
 	offlineimap -c rc -u quiet &&
+	sleep 3 &&
+	offlineimap -c rc -u quiet &&
+	test -s meta/Account-A/maildir-scan.state &&
+	offlineimap -c rc -u basic --dry-run >out 2>&1 &&
+	test "$(grep -c "nothing to do (unchanged on both sides" out)" = 3
+'
+
+test_expect_success 'a status changed by another program: the incremental listing is not trusted' '
 	sqlite3 meta/Account-A/LocalStatus-sqlite/INBOX "DELETE FROM status WHERE id = (SELECT max(id) FROM status)" &&
+	offlineimap -c rc -u basic --dry-run >out 2>&1 &&
+	grep -q "^# INBOX: " out &&
+	! grep -q "INBOX: nothing to do (unchanged" out &&
 	offlineimap -c rc -u quiet &&
 	files >got && server >want && test_cmp want got &&
-	no_dup=$(cut -d" " -f1,2 got | sort | uniq -d) && test -z "$no_dup"
+	no_dup=$(cut -d" " -f1,2 got | sort | uniq -d) && test -z "$no_dup" &&
+	test "$(sqlite3 meta/Account-A/LocalStatus-sqlite/INBOX "SELECT count(*) FROM status")" = "$(grep -c "^INBOX " got)"
+'
+
+test_expect_success 'a change pending under another configuration is not skipped' '
+	sleep 3 &&
+	offlineimap -c rc -u quiet &&
+	f=$(ls mail/Work/cur/*,U=3,*) && mv "$f" "${f%:2,*}:2,FS" &&
+	sleep 3 &&
+	offlineimap -c rc -u quiet -k "Repository R:readonly=yes" &&
+	offlineimap -c rc -u basic --dry-run >out 2>&1 &&
+	grep -q "Work: 1 flags-remote" out &&
+	offlineimap -c rc -u quiet &&
+	files >got && server >want && test_cmp want got &&
+	grep -q "^Work 3 FS$" want
 '
 
 test_expect_success 'a dry run saves no state' '
