@@ -142,6 +142,7 @@ tool T_APPLY sync-apply
 tool T_FMD5 fmd5-migrate
 tool T_RMFOLDER imap-rmfolder
 tool T_IDLE imap-idle
+tool T_HOLD imap-hold
 
 # mawk reads a pipe in big blocks unless told not to: the UI and the
 # forwarders must see each line as it comes.
@@ -1872,7 +1873,7 @@ list_remote() {
 		_lrc=$?
 		tool_pid= tool_name= list_pid=
 	else
-		eval "run \"\$d/remote\" \"\$d/err.list\" \"\$T_LIST\" -c \"\$o_config\" $kq $dflag $cflag -a \"\$acct\" -D -m \"\$@\""
+		eval "run \"\$d/remote\" \"\$d/err.list\" \"\$T_LIST\" -c \"\$o_config\" $kq $hk $dflag $cflag -a \"\$acct\" -D -m \"\$@\""
 		_lrc=$?
 	fi
 	if [ $_lrc != 0 ]; then
@@ -1979,6 +1980,62 @@ local_save() {
 	fi && mv -f "$sstate.new" "$sstate" || rm -f "$sstate" "$sstate.new"
 }
 
+# ---- holdconnectionopen: imap-hold keeps the logins between syncs ----
+
+# hold_check: in a daemon with holdconnectionopen, $hk is the -k option
+# that sends the account's imap-list and sync-apply to its imap-hold,
+# started (again, if it ended) here; empty otherwise, or when it cannot
+# start (the tools then log in themselves).  Its stdin is the lane's
+# FIFO, which the lane holds open on fd 8: it ends with the lane.
+hold_check() {
+	hk=
+	[ "$a_refresh" -ge 0 ] && is_true "${rr_holdconnectionopen:-no}" || return 0
+	eval "_hp=\${holdpid_$ai:-}"
+	_hs=$d/hold.sock
+	if [ -n "$_hp" ] && kill -0 "$_hp" 2>/dev/null && [ -S "$_hs" ]; then
+		hk="-k $(shq "Repository $a_remote:holdsocket=$_hs")"
+		return 0
+	fi
+	if [ -n "$_hp" ]; then
+		kill -TERM "$_hp" 2>/dev/null
+		wait "$_hp" 2>/dev/null
+		tool_errors "$d/hold.err" warn
+	fi
+	if [ ! -p "$W/hold.$lane" ]; then
+		mkfifo "$W/hold.$lane" && exec 8<>"$W/hold.$lane" || return 0
+	fi
+	rm -f "$_hs"
+	# (started directly: a shell in between would keep the lane's FIFOs
+	# open, the lock's among them)
+	eval "set -- \"\$T_HOLD\" -c \"\$o_config\" $kq -a \"\$acct\" -s \"\$_hs\""
+	"$@" <"$W/hold.$lane" >"$d/hold.out" 2>"$d/hold.err" 4>&- 5>&- 8>&- 9>&- &
+	_hp=$!
+	eval "holdpid_$ai=\$_hp"
+	hold_pids="$hold_pids $_hp"
+	# ready when it listens (it logs in when a tool first connects)
+	_n=0
+	while [ ! -S "$_hs" ] && [ $_n -lt 100 ] && kill -0 "$_hp" 2>/dev/null; do
+		sleep 0.05
+		_n=$((_n + 1))
+	done
+	if [ -S "$_hs" ]; then
+		ev debug "$acct" "$thr" imap "holdconnectionopen: imap-hold $_hp holds the connections"
+		hk="-k $(shq "Repository $a_remote:holdsocket=$_hs")"
+	else
+		ev warn "$acct" "$thr" "holdconnectionopen: imap-hold did not start ($(cat "$d/hold.err" 2>/dev/null)); each sync logs in"
+	fi
+}
+
+# hold_stop: the lane's imap-hold processes log out and end.
+hold_stop() {
+	[ -n "$hold_pids" ] || return 0
+	kill -TERM $hold_pids 2>/dev/null
+	for _hp in $hold_pids; do
+		wait "$_hp" 2>/dev/null
+	done
+	hold_pids=
+}
+
 # One sync of an account: sets $arc (0, 1, 2, 75).
 sync_account() {
 	arc=0
@@ -2068,6 +2125,7 @@ sync_locked() {
 	fi
 	dflag=
 	debug_on imap && dflag=-d
+	hold_check
 	# incremental: the state of the folders whose last sync was complete
 	# (below) spares the listing of all that did not change since
 	# (and of the Maildir: maildir-scan -C copies the listing of a folder
@@ -2083,18 +2141,18 @@ sync_locked() {
 	# the remote listing first: its login is the longest step
 	list_pid=
 	if [ -z "$debug$o_profile" ]; then
-		eval "bg_tool \"\$d/remote\" \"\$d/err.list\" \"\$T_LIST\" -c \"\$o_config\" $kq $cflag -a \"\$acct\" -D -m \"\$@\""
+		eval "bg_tool \"\$d/remote\" \"\$d/err.list\" \"\$T_LIST\" -c \"\$o_config\" $kq $hk $cflag -a \"\$acct\" -D -m \"\$@\""
 		list_pid=$bg_pid
 	fi
 	# sync-apply logs in while the listings are made (-p), and reads the
 	# plan from a FIFO; the local listing runs while the server answers
 	# (both only read); unless the steps are to be seen one by one (-d, -P).
 	# Not with a password that a command or a prompt gives: two at once
-	# could ask twice.
+	# could ask twice (imap-hold, which has its own, asks once).
 	if [ $dryrun = 0 ] && [ -z "$debug$o_profile" ] && [ -p "$d/plan.fifo" ] &&
-	    [ -n "${rr_remotepass+x}${rr_remotepassfile+x}${rr_preauthtunnel+x}" ]; then
+	    [ -n "${rr_remotepass+x}${rr_remotepassfile+x}${rr_preauthtunnel+x}$hk" ]; then
 		fwd_start
-		eval "bg_tool \"\$d/apply.fifo\" \"\$d/err.apply\" \"\$T_APPLY\" -c \"\$o_config\" $kq -p -a \"\$acct\" \"\$d/plan.fifo\""
+		eval "bg_tool \"\$d/apply.fifo\" \"\$d/err.apply\" \"\$T_APPLY\" -c \"\$o_config\" $kq $hk -p -a \"\$acct\" \"\$d/plan.fifo\""
 		apply_pid=$bg_pid
 	fi
 	scan_pid=
@@ -2231,7 +2289,7 @@ sync_locked() {
 	else
 		[ -p "$d/apply.fifo" ] || mkfifo "$d/apply.fifo" || { arc=1; return; }
 		fwd_start
-		eval "run \"\$d/apply.fifo\" \"\$d/err.apply\" \"\$T_APPLY\" -c \"\$o_config\" $kq $nflag $dflag -a \"\$acct\" \"\$plan\""
+		eval "run \"\$d/apply.fifo\" \"\$d/err.apply\" \"\$T_APPLY\" -c \"\$o_config\" $kq $hk $nflag $dflag -a \"\$acct\" \"\$plan\""
 		rc=$?
 	fi
 	wait $fwd_pid
@@ -2464,6 +2522,7 @@ lane() {
 	echo idle >"$W/state.$lane"
 	iter=0
 	lock_pid=
+	hold_pids=
 	for ai in $lane_accts; do
 		eval "acct=\$acct_$ai"
 		eval "due_$ai=0 fails_$ai=3 live_$ai=1 qnum_$ai=0 rc_$ai=0 loaded_$ai=0 idle_$ai=0 idlefail_$ai=0 idlepid_$ai="
@@ -2573,6 +2632,7 @@ lane() {
 			done
 		fi
 	done
+	hold_stop
 	echo finished >"$W/state.$lane"
 }
 
