@@ -55,6 +55,7 @@ static long long maxsize = -1, mindate = -1, minuid = -1;
  * depends on (the configuration, -s, the version).
  */
 #define RACY	2
+#define STATE_VERSION	"maildir-scan state 1"
 
 struct old {
 	const char	*local, *name, *fmd5, *count, *stamp;
@@ -303,7 +304,7 @@ static void
 load_state(const char *path)
 {
 	static const char hdr[] = "#format maildir-messages 1.";
-	size_t len, pos = 0, n, nf, fl[8];
+	size_t len, pos = 0, n, nf, fl[8], nmsg = 0;
 	const char *line, *f[8];
 	struct old cur;
 	struct stat st;
@@ -357,20 +358,29 @@ load_state(const char *path)
 			if (n > 6 && memcmp(line, "stamp\t", 6) == 0) {
 				cur.stamp = line, cur.slen = n;
 				cur.rest = line;
+				nmsg = 0;
 				in = 2;
 			}
 		} else if (in == 2 && n > 4 && memcmp(line, "end\t", 4) == 0) {
+			char num[24];
+
 			in = 0;
 			nf = split(line, n, f, fl, 3);
-			/* the end's count must be the mailbox record's */
+			/* the end's count must be the mailbox record's, and
+			 * the number of msg records */
+			snprintf(num, sizeof(num), "%zu", nmsg);
 			if (nf != 3 || fl[1] != cur.clen ||
-			    memcmp(f[1], cur.count, cur.clen) != 0)
+			    memcmp(f[1], cur.count, cur.clen) != 0 ||
+			    strlen(num) != cur.clen ||
+			    memcmp(num, cur.count, cur.clen) != 0)
 				continue;
 			cur.restlen = (size_t)(line + n + 1 - cur.rest);
 			olds = xreallocarray(olds, nolds + 1, sizeof(*olds));
 			olds[nolds++] = cur;
-		} else if (in == 2 && !(n > 4 && memcmp(line, "msg\t", 4) == 0) &&
-		    !(n > 10 && memcmp(line, "duplicate\t", 10) == 0))
+		} else if (in == 2 && n > 4 && memcmp(line, "msg\t", 4) == 0)
+			nmsg++;
+		else if (in == 2 && !(n > 10 &&
+		    memcmp(line, "duplicate\t", 10) == 0))
 			in = 0;	/* anything else: not a block to use */
 	}
 }
@@ -388,7 +398,9 @@ fingerprint(const char *cpath, char **kopts, int nk, const char *pyfile)
 
 	MD5Init(&ctx);
 	MD5Update(&ctx, (const uint8_t *)VERSION, sizeof(VERSION));
-	MD5Update(&ctx, (const uint8_t *)(sflag ? "s" : "-"), 2);
+	/* the listing's own version: raised when a file name is read
+	 * differently, so that no old listing is used again */
+	MD5Update(&ctx, (const uint8_t *)STATE_VERSION, sizeof(STATE_VERSION));
 	for (i = 0; i < 2; i++) {
 		if (files[i] == NULL)
 			continue;
@@ -671,10 +683,10 @@ main(int argc, char *argv[])
 	if (account && (sepopt || wflag))
 		usage();
 	/* a state is of a whole listing, of one account */
-	if (spath && (account == NULL || zflag || mindate >= 0 ||
+	if (spath && (account == NULL || zflag || sflag || mindate >= 0 ||
 	    maxsize >= 0 || minuid >= 0))
-		errx(EXIT_FAIL, "-C goes with -a, and not with -A, -L, -S, -U "
-		    "or -z");
+		errx(EXIT_FAIL, "-C goes with -a, and not with -A, -L, -S, -s, "
+		    "-U or -z");
 	if (clock_gettime(CLOCK_REALTIME, &t0) == -1)
 		err(EXIT_FAIL, "clock_gettime");
 

@@ -1910,6 +1910,7 @@ state_save() {
 	: >>"$d/applied"
 	[ -f "$lstate" ] || : >"$lstate"
 	: >"$d/lkeep"
+	: >"$d/lall"
 	OI_LKEEP=$d/lkeep OI_LALL=$d/lall LC_ALL=C awk -F '\t' '
 	FILENAME == ARGV[1] && $1 == "mailbox" { old[$8] = $0 }
 	FILENAME == ARGV[2] && $1 == "mailbox" { lst[$8] = $0; mode[$8] = $6 }
@@ -1920,26 +1921,59 @@ state_save() {
 	FILENAME == ARGV[3] && $1 == "refuse" { inplan[$4] = bad[$4] = 1 }
 	FILENAME == ARGV[3] && $1 == "revalidate" { inplan[$5] = bad[$5] = 1 }
 	FILENAME == ARGV[4] && $1 == "end" && $4 == 0 && $5 == 0 { done[$2] = 1 }
+	FILENAME == ARGV[4] && $1 == "error" { failed[$3] = 1 }
 	FILENAME == ARGV[3] && $1 == "folder" { loc[$4] = $5 }
+	FILENAME == ARGV[3] && /^# .*: skipped by -q/ {
+		s = substr($0, 3); sub(/: skipped by -q.*/, "", s); quick[s] = 1
+	}
 	END {
 		print "#format imap-messages 1.0"
+		# a folder listed but not planned keeps its state only when
+		# -q skipped it (one the folderfilter left out loses it)
 		for (f in lst)
 			if (!(f in inplan)) {
-				if (f in old) print old[f]
-			} else if (done[f] && whole[f] && !bad[f] && mode[f] != "window")
+				if ((f in old) && (f in quick)) print old[f]
+			} else if (done[f] && !failed[f] && whole[f] && !bad[f] && mode[f] != "window")
 				print lst[f]
 		for (f in old)
 			if (!(f in lst) && !(f in inplan)) print old[f]
 		# for local_save: which local folders were synced completely
-		all = "all"
+		all = "all"; n = 0
 		for (f in inplan) {
-			ok = done[f] && whole[f] && !bad[f] && mode[f] != "window"
+			ok = done[f] && !failed[f] && whole[f] && !bad[f] && mode[f] != "window"
 			if (!ok) all = "some"
-			if (f in loc) print (ok ? "ok" : "no") "\t" loc[f] > ENVIRON["OI_LKEEP"]
+			if (f in loc) {
+				print (ok ? "ok" : "no") "\t" loc[f] > ENVIRON["OI_LKEEP"]
+				n++
+			}
 		}
-		print all > ENVIRON["OI_LALL"]
-	}' "$lstate" "$d/remote" "$plan" "$d/applied" >"$lstate.new" 2>/dev/null &&
-	    mv -f "$lstate.new" "$lstate" || rm -f "$lstate" "$lstate.new"
+		print all, n > ENVIRON["OI_LALL"]
+	}' "$lstate" "$d/remote" "$plan" "$d/applied" >"$lstate.new" 2>/dev/null || {
+		rm -f "$lstate" "$lstate.new"
+		return
+	}
+	# a sync of some folders (-f, -q, IDLE) keeps the time of the state,
+	# which sync-plan -T compares the status databases with: the others
+	# were not looked at since
+	if [ $o_fset = 1 ] || [ -n "$qflag" ]; then
+		[ -s "$lstate" ] && touch -r "$lstate" "$lstate.new"
+	fi
+	mv -f "$lstate.new" "$lstate" || rm -f "$lstate" "$lstate.new"
+}
+
+# scan_summary: from maildir-scan -C's "# same: N of M folders as in the
+# state", lfolders=M and lsame=1 when N is M.
+scan_summary() {
+	_h= _s= lsame=0 lfolders=
+	[ -n "$sflag" ] && [ -f "$d/local" ] && { read -r _h; read -r _s; } 2>/dev/null <"$d/local"
+	set -f
+	# shellcheck disable=SC2086
+	set -- $_s
+	set +f
+	[ "${2:-}" = same: ] || return 0
+	lfolders=${5:-}
+	[ "${3:-}" = "$lfolders" ] && lsame=1
+	return 0
 }
 
 # local_save: the Maildir listing state (maildir-scan -C), by the same
@@ -1951,20 +1985,15 @@ state_save() {
 # on both sides since the listings of one complete sync).
 local_save() {
 	{ [ $o_fset = 1 ] || [ -n "$qflag" ]; } && return 0
-	_h= _s=
-	{ read -r _h; read -r _s; } 2>/dev/null <"$d/local"
-	# (# same: N of M folders as in the state)
-	set -f
-	# shellcheck disable=SC2086
-	set -- $_s
-	set +f
-	if [ $completed = 1 ] && [ "$lsum" = same ] && [ -n "$cflag" ]; then
-		[ "${2:-}" = same: ] && [ "${3:-}" = "${5:-}" ] && return 0
-		_all=all
-	else
-		_all=
-		read -r _all 2>/dev/null <"$d/lall"
-	fi
+	# nothing planned, and every folder as in the state: the state is
+	# the listing already
+	[ $completed = 1 ] && [ "$lsum" = same ] && [ -n "$cflag" ] &&
+		[ $lsame = 1 ] && return 0
+	_all=
+	read -r _all _n 2>/dev/null <"$d/lall"
+	# every local folder planned and synced completely: the listing
+	# itself (else only those folders' blocks)
+	[ "$_all" = all ] && [ "$_n" = "$lfolders" ] || _all=some
 	if [ "$_all" = all ]; then
 		cp -f "$d/local" "$sstate.new" 2>/dev/null
 	else
@@ -2312,8 +2341,10 @@ sync_locked() {
 	# changed (a no-op sync)
 	lsum=changed
 	read -r lsum 2>/dev/null <"$d/summary"
+	scan_summary
 	if [ $dryrun = 0 ] && [ -d "$metadata/Account-$acct" ]; then
-		if [ $completed = 0 ] || [ "$lsum" != same ] || [ -z "$cflag" ]; then
+		if [ $completed = 0 ] || [ "$lsum" != same ] || [ -z "$cflag" ] ||
+		    { [ -n "$sflag" ] && [ $lsame = 0 ]; }; then
 			state_save
 		fi
 		[ -n "$sflag" ] && [ -d "$a_root" ] && local_save

@@ -438,10 +438,11 @@ status_older(const char *spath)
 		return 0;
 	t[0] = &st.st_mtim;
 	t[1] = &st.st_ctim;
+	/* strictly older: one written in the same clock tick may be later */
 	for (i = 0; i < 2; i++)
 		if (t[i]->tv_sec > tstamp.tv_sec ||
 		    (t[i]->tv_sec == tstamp.tv_sec &&
-		    t[i]->tv_nsec > tstamp.tv_nsec))
+		    t[i]->tv_nsec >= tstamp.tv_nsec))
 			return 0;
 	return 1;
 }
@@ -476,8 +477,18 @@ plan_folder(struct rfolder *r, struct lfolder *l, int create)
 	 * complete sync (the listings' states are saved only after one),
 	 * with its status still there: nothing can be to do, and neither
 	 * the status nor the messages are read */
+	/* (and the saved UIDVALIDITY still the server's: else the full
+	 * plan's recovery or refusal) */
+	rv = 0;
+	e = NULL;
 	if (Tflag && r->in->same && l != NULL && l->in->same &&
 	    status_older(spath)) {
+		rv = validity_read(cf.metadata, cf.rrepo, name, &saved, &e) ==
+		    1 && saved == r->in->uidvalidity;
+		free(e);
+		e = NULL;
+	}
+	if (rv) {
 		printf("# %s: nothing to do (unchanged on both sides since "
 		    "the last complete sync)\n", name);
 		rec_puts(&out, "folder");

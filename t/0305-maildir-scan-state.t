@@ -91,6 +91,9 @@ test_expect_success 'a damaged state: the damaged folder is read, the rest used'
 	maildir-scan -c rc -a A -m -C state3 >out7 &&
 	grep -q "^# same: 2 of 3 folders" out7 &&
 	grep -q "^mailbox	.*	full	INBOX	INBOX$" out7 &&
+	sed "/^mailbox	.*	Old$/{n;n;d;}" state2 >state4b &&
+	maildir-scan -c rc -a A -m -C state4b >out8b &&
+	grep -q "^# same: 2 of 3 folders" out8b &&
 	sed "s/^end	1	Old$/end	7	Old/" state2 >state4 &&
 	maildir-scan -c rc -a A -m -C state4 >out8 &&
 	grep -q "^# same: 2 of 3 folders" out8 &&
@@ -114,7 +117,7 @@ test_expect_success 'a folder moved away and another put in its place: read' '
 
 test_expect_success '-C goes with -a only, and not with -z or a window' '
 	for a in "-c rc -a A -m -C state2 -z" "-c rc -a A -m -C state2 -L 10" \
-	    "-d mail -m -C state2"; do
+	    "-c rc -a A -m -C state2 -s" "-d mail -m -C state2"; do
 		maildir-scan $a >/dev/null 2>err
 		test $? = 1 && grep -q "^maildir-scan: -C goes with -a" err || exit 1
 	done

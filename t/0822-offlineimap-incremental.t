@@ -173,6 +173,31 @@ test_expect_success 'a status changed by another program: the incremental listin
 	test "$(sqlite3 meta/Account-A/LocalStatus-sqlite/INBOX "SELECT count(*) FROM status")" = "$(grep -c "^INBOX " got)"
 '
 
+test_expect_success 'a sync of some folders (-f) does not hide a status changed meanwhile' '
+	sleep 3 &&
+	offlineimap -c rc -u quiet && sleep 3 && offlineimap -c rc -u quiet &&
+	offlineimap -c rc -u basic --dry-run >out 2>&1 &&
+	grep -q "Work: nothing to do (unchanged" out &&
+	sqlite3 meta/Account-A/LocalStatus-sqlite/Work "UPDATE status SET flags = \"\" WHERE id = (SELECT max(id) FROM status)" &&
+	dovecot_fill alice INBOX 1 >/dev/null &&
+	offlineimap -c rc -u quiet -f INBOX &&
+	offlineimap -c rc -u basic --dry-run >out 2>&1 &&
+	grep -q "^# Work: " out &&
+	! grep -q "Work: nothing to do (unchanged" out
+'
+
+test_expect_success 'a changed FolderValidity is not skipped: the full plan says so' '
+	offlineimap -c rc -u quiet && sleep 3 && offlineimap -c rc -u quiet &&
+	offlineimap -c rc -u basic --dry-run >out 2>&1 &&
+	grep -q "Other: nothing to do (unchanged" out &&
+	v=meta/Repository-R/FolderValidity/Other &&
+	cp "$v" v.saved && echo 12345 >"$v" &&
+	offlineimap -c rc -u basic --dry-run >out 2>&1;
+	cp v.saved "$v" &&
+	! grep -q "Other: nothing to do (unchanged" out &&
+	grep -qi "uidvalidity" out
+'
+
 test_expect_success 'a change pending under another configuration is not skipped' '
 	sleep 3 &&
 	offlineimap -c rc -u quiet &&
