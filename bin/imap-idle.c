@@ -90,22 +90,6 @@ usage(void)
 	exit(EXIT_FAIL);
 }
 
-/* Milliseconds of a clock that counts a suspend too, where there is one:
- * keepalives overdue after a resume are then noticed at once. */
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-#ifdef CLOCK_BOOTTIME
-	if (clock_gettime(CLOCK_BOOTTIME, &ts) == 0)
-		return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-#endif
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
-		err(EXIT_FAIL, "clock_gettime");
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 on_signal(int sig)
 {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util.h"
 
@@ -260,4 +261,18 @@ sb_add_utf8(struct sb *b, long cp)
 		n = 4;
 	}
 	return sb_add(b, u, n);
+}
+
+long long
+now_ms(void)
+{
+	struct timespec ts;
+
+#ifdef CLOCK_BOOTTIME
+	if (clock_gettime(CLOCK_BOOTTIME, &ts) == 0)
+		return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+#endif
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		err(EXIT_FAIL, "clock_gettime");
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

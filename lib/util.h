@@ -38,6 +38,10 @@ void	*xcalloc(size_t, size_t);
 void	*xreallocarray(void *, size_t, size_t);
 char	*xstrdup(const char *);
 
+/* Milliseconds of a clock that counts a suspend too, where there is one
+ * (keepalives overdue after a resume are then noticed at once). */
+long long now_ms(void);
+
 /* Flush and check stdout; returns -1 (errno set) if output was lost. */
 int	 close_stdout(void);
 
