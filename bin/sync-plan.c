@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -744,8 +745,13 @@ main(int argc, char *argv[])
 		case 'T': {
 			struct stat st;
 
-			/* no such file: nothing is skipped */
-			if (stat(optarg, &st) == 0) {
+			struct timespec now;
+
+			/* no such file, or one from the future (written
+			 * while the clock was ahead): nothing is skipped */
+			if (stat(optarg, &st) == 0 &&
+			    clock_gettime(CLOCK_REALTIME, &now) == 0 &&
+			    st.st_mtim.tv_sec <= now.tv_sec) {
 				tstamp = st.st_mtim;
 				Tflag = 1;
 			}

@@ -162,6 +162,16 @@ test_expect_success 'a folder unchanged on both sides since a complete sync: no 
 	test "$(grep -c "nothing to do (unchanged on both sides" out)" = 3
 '
 
+test_expect_success 'a listing state dated in the future (a clock set back): nothing skipped' '
+	touch -r "$st" st.time &&
+	touch -d "+1 hour" "$st" &&
+	offlineimap -c rc -u basic --dry-run >out 2>&1;
+	touch -r st.time "$st" &&
+	! grep -q "nothing to do (unchanged" out &&
+	offlineimap -c rc -u basic --dry-run >out 2>&1 &&
+	grep -q "nothing to do (unchanged" out
+'
+
 test_expect_success 'a status changed by another program: the incremental listing is not trusted' '
 	sqlite3 meta/Account-A/LocalStatus-sqlite/INBOX "DELETE FROM status WHERE id = (SELECT max(id) FROM status)" &&
 	offlineimap -c rc -u basic --dry-run >out 2>&1 &&
