@@ -1573,9 +1573,10 @@ create_local(const char *remote, const char *local)
 	char *dir = NULL, *e = NULL;
 	int bad = 0;
 
+	/* (also when the directory is there: a run killed in the middle of
+	 * creating it leaves it without cur, new or tmp) */
 	if (!dry && ((dir = maildir_folder_path(root, local, sep, &e)) ==
-	    NULL || (access(dir, F_OK) == -1 && maildir_create(root, local,
-	    sep, &e) == -1)))
+	    NULL || maildir_create(root, local, sep, &e) == -1))
 		bad = 1;
 	rec_puts(&out, dry ? "would" : bad ? "failed" : "done");
 	rec_puts(&out, "create-local");

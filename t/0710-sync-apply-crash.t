@@ -93,6 +93,12 @@ test_expect_success 'killed after each step in turn: every rerun converges' '
 	test "$n" -gt 20 || test "${CRASH_FROM:-1}" != 1
 '
 
+test_expect_success 'killed while creating a folder (no cur, new, tmp yet): the rerun completes it' '
+	restore_world &&
+	mkdir mail/Fresh &&
+	converge
+'
+
 test_expect_success 'killed after random delays: every rerun converges' '
 	for i in 1 2 3 4 5 6; do
 		restore_world || return 1
