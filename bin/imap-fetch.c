@@ -160,9 +160,10 @@ fetch_folder(struct job *j)
 			local[i] = sep;
 	lvis = translate(lnametrans, local, "local nametrans");
 	maildir_fmd5(lvis, strlen(lvis), fmd5);
+	/* (also when the directory is there: one killed in the middle of
+	 * creating it has no cur, new or tmp yet) */
 	if ((dir = maildir_folder_path(root, local, sep, &why)) == NULL ||
-	    (access(dir, F_OK) == -1 && maildir_create(root, local, sep,
-	    &why) == -1)) {
+	    maildir_create(root, local, sep, &why) == -1) {
 		rec_puts(&out, "error");
 		rec_puts(&out, why ? why : "bad folder");
 		rec_puts(&out, j->name);

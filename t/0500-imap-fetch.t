@@ -68,6 +68,13 @@ test_expect_success 'UIDs named on the command line, flags asked of the server' 
 	test "$(ls mail/Work.Sub/cur | wc -l)" = 4
 '
 
+test_expect_success 'a folder directory left without cur, new, tmp (a kill) is completed' '
+	rm -rf mail/Work.Sub && mkdir mail/Work.Sub &&
+	imap-fetch -c rc -a A Work/Sub 2 >out &&
+	grep -q "^end	1	Work/Sub$" out &&
+	test "$(ls mail/Work.Sub/cur | wc -l)" = 1 && test -d mail/Work.Sub/tmp
+'
+
 test_expect_success 'a UID the server does not have is gone, in band' '
 	imap-fetch -c rc -a A INBOX 39:45 >out &&
 	grep -q "^present	39	" out && grep -q "^present	40	" out &&
