@@ -1830,6 +1830,24 @@ acct_load() {
 		-*) ev warn "$acct" "$thr" "autorefresh for $acct is negative, fixing it to 0." ;;
 		esac
 	fi
+	# earlylogin (ours): sync-apply logs in while the listings are made.
+	# auto: not when the server is on this machine, where there is no
+	# round trip to hide and a second login at the same time takes the
+	# CPUs the listing needs (measured: a sync with nothing to do 40 ms
+	# slower, one with changes no faster)
+	a_early=${rr_earlylogin:-auto}
+	case $a_early in
+	[Aa][Uu][Tt][Oo])
+		case $a_host in
+		localhost | 127.* | ::1 | \[::1\]) a_early=0 ;;
+		*) a_early=1 ;;
+		esac ;;
+	[Tt][Rr][Uu][Ee] | [Yy][Ee][Ss] | [Oo][Nn] | 1) a_early=1 ;;
+	[Ff][Aa][Ll][Ss][Ee] | [Nn][Oo] | [Oo][Ff][Ff] | 0) a_early=0 ;;
+	*)
+		ev error "$acct" "$thr" "Repository $a_remote: earlylogin = $a_early is not auto, yes or no"
+		return 1 ;;
+	esac
 	# idlefolders: IMAP IDLE between syncs, in a daemon (as OfflineIMAP)
 	# (a list with a name in it, or an expression: not "[]")
 	a_idle=0
@@ -2178,7 +2196,9 @@ sync_locked() {
 	# (both only read); unless the steps are to be seen one by one (-d, -P).
 	# Not with a password that a command or a prompt gives: two at once
 	# could ask twice (imap-hold, which has its own, asks once).
+	# A connection that imap-hold lends costs no login: always early.
 	if [ $dryrun = 0 ] && [ -z "$debug$o_profile" ] && [ -p "$d/plan.fifo" ] &&
+	    { [ $a_early = 1 ] || [ -n "$hk" ]; } &&
 	    [ -n "${rr_remotepass+x}${rr_remotepassfile+x}${rr_preauthtunnel+x}$hk" ]; then
 		fwd_start
 		eval "bg_tool \"\$d/apply.fifo\" \"\$d/err.apply\" \"\$T_APPLY\" -c \"\$o_config\" $kq $hk -p -a \"\$acct\" \"\$d/plan.fifo\""

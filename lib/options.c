@@ -184,6 +184,8 @@ const struct opt_def opt_table[] = {
 	    "keep connections between syncs (yes with idlefolders)" },
 	{ R, IMAPT, "holdsocket", OPT_STRING, DF_PLAIN, NULL,
 	    "imap-hold(1) socket lending the connection (ours; set by the driver)" },
+	{ R, IMAPT, "earlylogin", OPT_STRING, DF_PLAIN, "auto",
+	    "sync-apply logs in beside the listings (ours; auto: not on loopback)" },
 	{ R, IMAPT, "keepalive", OPT_INT, DF_PLAIN, "0",
 	    "seconds between NOOPs (1740 with idlefolders)" },
 	{ R, IMAPT, "expunge", OPT_BOOL, DF_PLAIN, "yes",

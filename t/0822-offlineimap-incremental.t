@@ -49,15 +49,32 @@ test_expect_success 'a first sync lists everything and saves the state' '
 	files >got && server >want && test_cmp want got
 '
 
-test_expect_success 'sync-apply logs in beside the listing and logs out when idle' '
+test_expect_success 'earlylogin = yes: sync-apply logs in beside the listing, out when idle' '
 	: >"$DC_DIR/dovecot.log" &&
-	offlineimap -c rc -u quiet &&
+	offlineimap -c rc -u quiet -k Repository_R:earlylogin=yes &&
 	test "$(grep -c "Login: user=<alice>" "$DC_DIR/dovecot.log")" = 2 &&
 	test "$(grep -c "Disconnected: Logged out" "$DC_DIR/dovecot.log")" = 2
 '
 
+test_expect_success 'earlylogin = auto, server on 127.0.0.1: one login when nothing is to do' '
+	grep -q "^remotehost = 127.0.0.1" rc &&
+	: >"$DC_DIR/dovecot.log" &&
+	offlineimap -c rc -u quiet &&
+	test "$(grep -c "Login: user=<alice>" "$DC_DIR/dovecot.log")" = 1 &&
+	: >"$DC_DIR/dovecot.log" &&
+	offlineimap -c rc -u quiet -k Repository_R:earlylogin=no &&
+	test "$(grep -c "Login: user=<alice>" "$DC_DIR/dovecot.log")" = 1
+'
+
+test_expect_code 1 'earlylogin = maybe: an error naming the option' '
+	offlineimap -c rc -u quiet -k Repository_R:earlylogin=maybe >out 2>&1;
+	s=$?
+	grep -q "earlylogin = maybe is not auto, yes or no" out &&
+	exit $s
+'
+
 test_expect_code 1 'a failed listing stops the early sync-apply: nothing left running' '
-	offlineimap -c rc -u quiet -k Repository_R:remotepass=wrong >out 2>&1;
+	offlineimap -c rc -u quiet -k Repository_R:earlylogin=yes -k Repository_R:remotepass=wrong >out 2>&1;
 	s=$?
 	sleep 0.2
 	! pgrep -f "sync-apply -c rc" &&
