@@ -38,6 +38,32 @@ hot_journal(const char *path)
 	return rv;
 }
 
+/*
+ * SQLite keeps a database's rollback journal beside it as NAME-journal,
+ * which is also the status file of a folder called "NAME-journal".
+ * Opened, SQLite would take that folder's database for a hot journal and
+ * delete it (and a commit would write over it).  1 if path-journal is a
+ * SQLite database, which no journal is (a journal starts with its own
+ * magic number, or zeros); -1 out of memory.
+ */
+static int
+journal_is_database(const char *path)
+{
+	static const char magic[16] = "SQLite format 3";
+	char *j, buf[sizeof(magic)];
+	int fd, rv = 0;
+
+	if (asprintf(&j, "%s-journal", path) == -1)
+		return -1;
+	if ((fd = open(j, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) != -1) {
+		rv = read(fd, buf, sizeof(buf)) == (ssize_t)sizeof(buf) &&
+		    memcmp(buf, magic, sizeof(buf)) == 0;
+		close(fd);
+	}
+	free(j);
+	return rv;
+}
+
 /* 1 if the database holds no table at all (a read error says 0: the
  * schema check that follows reports it). */
 static int
@@ -319,6 +345,17 @@ status_open(struct status **out, const char *path, int flags, char **err)
 		return -1;
 	}
 	st->readonly = (flags & ST_READONLY) != 0;
+	switch (journal_is_database(path)) {
+	case -1:
+		sfail(st, "out of memory");
+		goto fail;
+	case 1:
+		sfail(st, "%s-journal is a status database (of the folder "
+		    "named so, it seems), not a journal: SQLite would take it "
+		    "for this one's journal and delete it; not opened (rename "
+		    "one of the two folders)", path);
+		goto fail;
+	}
 	exists = stat(path, &sb) == 0;
 	if (!exists && errno != ENOENT) {
 		sfail(st, "%s", strerror(errno));

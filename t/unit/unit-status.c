@@ -1,6 +1,8 @@
 /* unit-status.c - the status cache in OfflineIMAP's files */
 #include <sys/stat.h>
 
+#include <fcntl.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,6 +248,40 @@ main(void)
 	ok(status_open(&st, path, 0, &err) == -1 && strstr(err,
 	    "not an OfflineIMAP status database"), "another database refused");
 	free(err);
+
+	/* the folders "J" and "J-journal": SQLite names J's journal
+	 * J-journal, the other folder's status file */
+	{
+		char j[600], jj[620];
+		int fd;
+
+		snprintf(j, sizeof(j), "%s/Account-A/LocalStatus-sqlite/J",
+		    meta);
+		snprintf(jj, sizeof(jj), "%s-journal", j);
+		ok(status_open(&st, jj, ST_CREATE, &err) == 0 &&
+		    status_begin(st) == 0 && status_put(st, 7, "S") == 0 &&
+		    status_commit(st) == 0, "the status of \"J-journal\"");
+		status_close(st);
+		ok(status_open(&st, j, ST_READONLY, &err) == -1 && err &&
+		    strstr(err, "J-journal is a status database"),
+		    "J's status is not opened, even to read");
+		free(err);
+		ok(status_open(&st, j, ST_CREATE, &err) == -1,
+		    "nor to write");
+		free(err);
+		ok(status_open(&st, jj, ST_READONLY, &err) == 0 &&
+		    status_count(st) == 1, "J-journal's status is intact");
+		status_close(st);
+		/* a journal as SQLite leaves it (zeros, say) is no database */
+		unlink(jj);
+		fd = open(jj, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		ok(fd != -1 && write(fd, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0"
+		    "\0\0\0\0\0\0", 20) == 20, "a zeroed journal");
+		if (fd != -1)
+			close(fd);
+		ok(status_open(&st, j, ST_CREATE, &err) == 0, "does not stop J");
+		status_close(st);
+	}
 
 	/* FolderValidity */
 	ok(validity_read(meta, "Remote", "Work/Sub", &uv, &err) == 0,
