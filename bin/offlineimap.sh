@@ -22,7 +22,7 @@
 set -u
 VERSION='@VERSION@'
 PROG=offlineimap
-TAB=$(printf '\t')
+TAB='	'	# a tab
 NL='
 '
 UIS='quiet, basic, syslog, ttyui, blinkenlights, machineui'
