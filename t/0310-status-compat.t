@@ -81,11 +81,11 @@ test_expect_success 'a legacy LocalStatus file is imported (OfflineIMAP would st
 	! changes oi4.log
 '
 
-test_expect_code 1 'a file that is not a status database is refused by name' '
+test_expect_success 'a file that is not a status database is refused by name' '
 	printf "not a database at all, but something\n" >$S/Junk &&
 	"$ST" open $S/Junk 2>err
 	s=$?; cat err
-	grep -q "Junk: not an OfflineIMAP status database" err && exit $s
+	grep -q "Junk: not an OfflineIMAP status database" err && test $s = 1
 '
 
 test_done

@@ -120,13 +120,13 @@ test_expect_success '-t 1: timeout, exit 0, every connection logged out' '
 	! grep -q "alicepw" trace
 '
 
-test_expect_code 1 'a folder that does not exist: an error record, exit 1' '
+test_expect_success 'a folder that does not exist: an error record, exit 1' '
 	imap-idle -c rc -a A INBOX Nope >out 2>err
 	s=$?
 	cat out err
-	grep -q "^error	EXAMINE refused: \[NONEXISTENT\] .*	Nope$" out &&
-	grep -q "^imap-idle: Nope: EXAMINE refused: \[NONEXISTENT\]" err &&
-	! grep -q "^idle" out && exit $s
+	grep -q "^error	EXAMINE refused: .*exist.*	Nope$" out &&
+	grep -q "^imap-idle: Nope: EXAMINE refused: .*exist" err &&
+	! grep -q "^idle" out && test $s = 1
 '
 
 test_expect_code 75 'a server that cannot be reached: exit 75' '
@@ -137,22 +137,22 @@ test_expect_code 75 'a server that cannot be reached: exit 75' '
 	exit $s
 '
 
-test_expect_code 1 'neither -a nor -r: usage' '
+test_expect_success 'neither -a nor -r: usage' '
 	imap-idle -c rc INBOX 2>err
-	s=$?; grep -q "^usage: imap-idle" err && exit $s
+	s=$?; grep -q "^usage: imap-idle" err && test $s = 1
 '
 
-test_expect_code 1 '-t wants a number of seconds' '
+test_expect_success '-t wants a number of seconds' '
 	imap-idle -c rc -a A -t soon INBOX 2>err
-	s=$?; cat err; grep -q "^imap-idle: -t soon: want a number of seconds" err && exit $s
+	s=$?; cat err; grep -q "^imap-idle: -t soon: want a number of seconds" err && test $s = 1
 '
 
-test_expect_code 1 'no operands and no idlefolders: a clear error' '
+test_expect_success 'no operands and no idlefolders: a clear error' '
 	imap-idle -c rc -a A 2>err
 	s=$?; cat err
 	grep -q "^imap-idle: no folders to watch: name them, or set idlefolders in \[Repository R\] (it is empty)$" err &&
-	imap-idle -c rc -a A -k "Repository_R:idlefolders=[ ]" 2>err
-	test $? = 1 && grep -q "no folders to watch" err && exit $s
+	{ imap-idle -c rc -a A -k "Repository_R:idlefolders=[ ]" 2>err; test $? = 1; } &&
+	grep -q "no folders to watch" err && test $s = 1
 '
 
 dc_rc rc.cfg <<'EOF' || bail_out rc.cfg
@@ -177,12 +177,12 @@ test_expect_success 'a plain list needs no python3' '
 	test "$(grep -c "^idle	" out)" = 2
 '
 
-test_expect_code 1 'an expression without python3 says what to write instead' '
+test_expect_success 'an expression without python3 says what to write instead' '
 	PATH=$TEST_DIR/nopy "$OI_BUILD/bin/imap-idle" -c rc -a A \
 	    -k "Repository_R:idlefolders=[\"INBOX\"] + [\"x\"]" 2>err
 	s=$?; cat err
 	grep -q "^imap-idle: \[Repository R\] idlefolders is a Python expression and python3 is not installed; use a list of quoted names such as \[.INBOX.\] instead$" err &&
-	exit $s
+	test $s = 1
 '
 
 if command -v python3 >/dev/null 2>&1; then

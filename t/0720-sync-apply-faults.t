@@ -110,14 +110,14 @@ proxy_stop nouidplus
 proxy quota --reply '^APPEND=NO [OVERQUOTA] Quota exceeded (mailbox for user is full)' ||
     bail_out proxy
 
-test_expect_code 1 'a NO to APPEND: reported with the server words, nothing recorded' '
+test_expect_success 'a NO to APPEND: reported with the server words, nothing recorded' '
 	printf "From: me@example.org\nSubject: big4\n\nfour\n" \
 	    >mail/INBOX/new/1700000000.big4.host &&
 	plan_now && sync-apply -c rc.quota -a A plan >out
 	s=$?
 	grep -q "^failed	upload	none	\[OVERQUOTA\] Quota exceeded" out &&
 	ls mail/INBOX/new/1700000000.big4.host && test "$(intents)" = 0 &&
-	sync_run && grep -q "^done	upload	none	" applied && exit $s
+	sync_run && grep -q "^done	upload	none	" applied && test $s = 1
 '
 proxy_stop quota
 

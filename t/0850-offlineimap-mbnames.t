@@ -146,12 +146,12 @@ test_expect_success 'without python3: string literals need none' '
 	grep -q "^mailboxes \"+A/G&AOQ-ste\" \"+A/INBOX\"" mb2
 '
 
-test_expect_code 1 'without python3: an expression says what to write instead' '
+test_expect_success 'without python3: an expression says what to write instead' '
 	sed "s/^header = .*/header = \"mail\" + \"boxes \"/" rc2 >rc4 &&
 	PATH=$NOPY offlineimap -c rc4 -u basic -a A >out 2>&1
 	s=$?
 	grep -q "^ERROR: \[mbnames\] holds Python expressions .* python3 is not installed: write header, sep and footer as string literals" out &&
-	exit $s
+	test $s = 1
 '
 
 test_done

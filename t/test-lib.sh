@@ -91,7 +91,11 @@ test_fail_() {
 }
 
 # Commands run in a subshell, in the scratch directory, with output kept in
-# a file that is shown only on failure.
+# a file that is shown only on failure.  Only for a body whose checks
+# cannot end with the status expected: a failed grep or test exits 1, so
+# "tool; s=$?; grep ... && exit $s" passes on a failed grep when 1 is
+# expected.  Write such a test as test_expect_success with
+# "{ tool; test $? = 1; } && grep ..." instead.
 test_expect_code() {
 	want=$1 desc=$2 script=$3
 	(cd "$TEST_DIR" && eval "$script") >"$TEST_DIR/.test-out" 2>&1 </dev/null
