@@ -55,7 +55,8 @@ journal_is_database(const char *path)
 
 	if (asprintf(&j, "%s-journal", path) == -1)
 		return -1;
-	if ((fd = open(j, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) != -1) {
+	if ((fd = open(j, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) !=
+	    -1) {
 		rv = read(fd, buf, sizeof(buf)) == (ssize_t)sizeof(buf) &&
 		    memcmp(buf, magic, sizeof(buf)) == 0;
 		close(fd);
