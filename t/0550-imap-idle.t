@@ -22,22 +22,9 @@ idle_bg() {
 	(imap-idle "$@" >"$ib.out" 2>"$ib.err" & echo $! >"$ib.ipid"
 	    wait $!; echo $? >"$ib.st") &
 }
-# wait_for FILE REGEX [TENTHS]: until a line of FILE matches (5 s default)
-wait_for() {
-	wf_i=0
-	while ! grep -q "$2" "$1" 2>/dev/null; do
-		wf_i=$((wf_i + 1))
-		if [ "$wf_i" -gt "${3:-50}" ]; then
-			echo "no \"$2\" in $1 after ${3:-50} tenths of a second:"
-			cat "$1" 2>/dev/null
-			return 1
-		fi
-		sleep 0.1
-	done
-}
 # idle_status NAME [TENTHS]: wait for imap-idle NAME to end, print its status
 idle_status() {
-	wait_for "$1.st" . "${2:-50}" >/dev/null && cat "$1.st"
+	wait_line "$1.st" . "${2:-50}" >/dev/null && cat "$1.st"
 }
 # deliver FOLDER: a new message from another client
 deliver() {
@@ -62,7 +49,7 @@ test_cleanup 'for p in $(pgrep -f -- "imap-proxy --listen-port-file $TEST_DIR/")
 
 test_expect_success 'new mail in INBOX: idle, then changed, exit 0' '
 	idle_bg new -c rc -a A INBOX &&
-	wait_for new.out "^idle	INBOX$" &&
+	wait_line new.out "^idle	INBOX$" &&
 	deliver INBOX &&
 	test "$(idle_status new)" = 0 &&
 	printf "#format imap-idle 1.0\nidle\tINBOX\nchanged\texists\tINBOX\n" >want &&
@@ -71,7 +58,7 @@ test_expect_success 'new mail in INBOX: idle, then changed, exit 0' '
 
 test_expect_success 'two folders (-r): a change in the second reports only it' '
 	idle_bg two -c rc -r R INBOX Lists/foo &&
-	wait_for two.out "^idle	INBOX$" && wait_for two.out "^idle	Lists/foo$" &&
+	wait_line two.out "^idle	INBOX$" && wait_line two.out "^idle	Lists/foo$" &&
 	deliver Lists/foo &&
 	test "$(idle_status two)" = 0 &&
 	grep "^changed" two.out >changes &&
@@ -80,7 +67,7 @@ test_expect_success 'two folders (-r): a change in the second reports only it' '
 
 test_expect_success 'a flag set by another client: changed fetch' '
 	idle_bg flag -c rc -a A INBOX &&
-	wait_for flag.out "^idle	INBOX$" &&
+	wait_line flag.out "^idle	INBOX$" &&
 	dc_adm flags add -u alice "\\Flagged" mailbox INBOX uid 1 &&
 	test "$(idle_status flag)" = 0 &&
 	grep "^changed" flag.out >changes &&
@@ -89,7 +76,7 @@ test_expect_success 'a flag set by another client: changed fetch' '
 
 test_expect_success 'a message expunged by another client: changed expunge' '
 	idle_bg gone -c rc -a A INBOX &&
-	wait_for gone.out "^idle	INBOX$" &&
+	wait_line gone.out "^idle	INBOX$" &&
 	dc_adm expunge -u alice mailbox INBOX uid 1 &&
 	test "$(idle_status gone)" = 0 &&
 	grep "^changed" gone.out >changes &&
@@ -98,7 +85,7 @@ test_expect_success 'a message expunged by another client: changed expunge' '
 
 test_expect_success 'read-only: EXAMINE, and the messages stay \Recent for others' '
 	idle_bg ro -d -c rc -a A INBOX &&
-	wait_for ro.out "^idle	INBOX$" && deliver INBOX &&
+	wait_line ro.out "^idle	INBOX$" && deliver INBOX &&
 	test "$(idle_status ro)" = 0 &&
 	grep -q "^C: a[0-9]* EXAMINE INBOX$" ro.err &&
 	! grep -q "^C: a[0-9]* SELECT" ro.err &&
@@ -163,7 +150,7 @@ EOF
 
 test_expect_success 'idlefolders as a plain list: no operands needed' '
 	idle_bg cfg -c rc.cfg -a A &&
-	wait_for cfg.out "^idle	INBOX$" && wait_for cfg.out "^idle	Lists/foo$" &&
+	wait_line cfg.out "^idle	INBOX$" && wait_line cfg.out "^idle	Lists/foo$" &&
 	deliver Lists/foo &&
 	test "$(idle_status cfg)" = 0 &&
 	grep -q "^changed	exists	Lists/foo$" cfg.out
@@ -206,7 +193,7 @@ fi
 
 test_expect_success 'keepalive: DONE and IDLE again, and a change still arrives' '
 	idle_bg ka -d -c rc -a A -k Repository_R:keepalive=1 INBOX &&
-	wait_for ka.out "^idle	INBOX$" &&
+	wait_line ka.out "^idle	INBOX$" &&
 	i=0 && while [ "$(sed -n "/^C: a[0-9]* IDLE$/,\$p" ka.err | grep -c "^S: + ")" -lt 2 ] &&
 	    [ $i -lt 50 ]; do
 		sleep 0.1; i=$((i + 1))
@@ -223,7 +210,7 @@ test_expect_success 'keepalive: DONE and IDLE again, and a change still arrives'
 
 test_expect_success 'SIGTERM: DONE, LOGOUT, exit 0 at once' '
 	idle_bg term -d -c rc -a A INBOX Lists/foo &&
-	wait_for term.out "^idle	INBOX$" && wait_for term.out "^idle	Lists/foo$" &&
+	wait_line term.out "^idle	INBOX$" && wait_line term.out "^idle	Lists/foo$" &&
 	kill -TERM "$(cat term.ipid)" &&
 	test "$(idle_status term 10)" = 0 &&
 	test "$(grep -c "^C: DONE$" term.err)" = 2 &&
@@ -239,7 +226,7 @@ test_expect_success 'a reader that stops reading: a quiet end' '
 proxy drop || bail_out proxy
 test_expect_success 'a dropped connection: an error record, exit 75' '
 	idle_bg drop -c rc.drop -a A INBOX Lists/foo &&
-	wait_for drop.out "^idle	INBOX$" && wait_for drop.out "^idle	Lists/foo$" &&
+	wait_line drop.out "^idle	INBOX$" && wait_line drop.out "^idle	Lists/foo$" &&
 	kill "$(cat drop.ppid)" &&
 	test "$(idle_status drop)" = 75 &&
 	grep -q "^error	127.0.0.1 closed the connection	\(INBOX\|Lists/foo\)$" drop.out &&
@@ -251,7 +238,7 @@ proxy stall || bail_out proxy
 test_expect_success 'no answer to DONE within socktimeout (a suspend): exit 75' '
 	idle_bg stall -c rc.stall -a A -k general:socktimeout=1 \
 	    -k Repository_R:keepalive=1 INBOX &&
-	wait_for stall.out "^idle	INBOX$" &&
+	wait_line stall.out "^idle	INBOX$" &&
 	kill -STOP $(proxy_procs stall) &&
 	st=$(idle_status stall 40)
 	kill -CONT $(proxy_procs stall); kill "$(cat stall.ppid)"
@@ -263,7 +250,7 @@ test_expect_success 'no answer to DONE within socktimeout (a suspend): exit 75' 
 proxy stall2 || bail_out proxy
 test_expect_success 'SIGTERM while the server does not answer: exit 0 within a second' '
 	idle_bg stall2 -c rc.stall2 -a A INBOX &&
-	wait_for stall2.out "^idle	INBOX$" &&
+	wait_line stall2.out "^idle	INBOX$" &&
 	kill -STOP $(proxy_procs stall2) &&
 	kill -TERM "$(cat stall2.ipid)" &&
 	st=$(idle_status stall2 15)
@@ -281,8 +268,8 @@ test_expect_success 'a BYE: exit 75 with the server words' '
 proxy noidle --drop-cap IDLE || bail_out proxy
 test_expect_success 'a server without IDLE: NOOP polling still reports a change' '
 	idle_bg noidle -d -c rc.noidle -a A -k Repository_R:keepalive=1 INBOX &&
-	wait_for noidle.out "^idle	INBOX$" &&
-	wait_for noidle.err "^C: a[0-9]* NOOP$" 30 &&
+	wait_line noidle.out "^idle	INBOX$" &&
+	wait_line noidle.err "^C: a[0-9]* NOOP$" 30 &&
 	deliver INBOX &&
 	test "$(idle_status noidle)" = 0 &&
 	grep -q "^changed	exists	INBOX$" noidle.out &&

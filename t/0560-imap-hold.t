@@ -23,19 +23,6 @@ dc_adm save -u alice -m Work <big.eml || bail_out save
 { cat big.eml; printf "one line more\r\n"; } >big2.eml || bail_out big2.eml
 dc_rc rc </dev/null || bail_out rc
 
-# wait_for FILE REGEX [TENTHS]: until a line of FILE matches (5 s default)
-wait_for() {
-	wf_i=0
-	while ! grep -q "$2" "$1" 2>/dev/null; do
-		wf_i=$((wf_i + 1))
-		if [ "$wf_i" -gt "${3:-50}" ]; then
-			echo "no \"$2\" in $1 after ${3:-50} tenths of a second:"
-			cat "$1" 2>/dev/null
-			return 1
-		fi
-		sleep 0.1
-	done
-}
 
 # proxy NAME: t/imap-proxy in front of Dovecot; rc.NAME talks to it
 proxy() {
@@ -63,11 +50,11 @@ hold() {
 		"$hn" "${HOLD_SOCK:-$PWD/$hn.sock}" "$@" >"$hn.out" 2>"$hn.err"
 	    echo $? >"$hn.st"
 	    kill "$(cat "$hn.feed")"; } ) >/dev/null 2>&1 &
-	wait_for "$hn.out" "^ready "
+	wait_line "$hn.out" "^ready "
 }
 # hold_status NAME [TENTHS]: wait for broker NAME to end, print its status
 hold_status() {
-	wait_for "$1.st" . "${2:-50}" >/dev/null && cat "$1.st"
+	wait_line "$1.st" . "${2:-50}" >/dev/null && cat "$1.st"
 }
 test_cleanup 'for p in "$TEST_DIR"/*.pid "$TEST_DIR"/*.feed; do kill "$(cat "$p")"; done'
 
@@ -234,7 +221,7 @@ test_expect_success 'LOGIN, AUTHENTICATE, STARTTLS, COMPRESS: NO, and the connec
 test_expect_success 'a selected mailbox is UNSELECTed before the next borrower' '
 	printf "a1 SELECT INBOX\na2 FETCH 1 (FLAGS)\na3 LOGOUT\n" | perl talk h.sock >out &&
 	grep -q "^a1 OK \[READ-WRITE\]" out && grep -q "^a2 OK" out &&
-	wait_for h.err "^S: H[0-9]* OK Unselect completed" &&
+	wait_line h.err "^S: H[0-9]* OK Unselect completed" &&
 	grep -q "^C: H[0-9]* UNSELECT$" p.log &&
 	! grep -q "^C: [^ ]* CLOSE" p.log &&
 	printf "b1 FETCH 1 (FLAGS)\nb2 LOGOUT\n" | perl talk h.sock >out2 &&
@@ -266,7 +253,7 @@ test_expect_success 'IDLE and DONE pass, and the connection comes back' '
 	perl talk h.sock <script >out &&
 	grep -q "^+ idling" out && grep -q "^i2 OK Idle completed" out &&
 	grep -q "^i3 OK LOGOUT" out &&
-	wait_for h.err "^S: H[0-9]* OK Unselect completed" &&
+	wait_line h.err "^S: H[0-9]* OK Unselect completed" &&
 	tail -n 4 h.err | grep -q "returned by client" &&
 	! grep -q "during IDLE" h.err &&
 	test "$(conns p)" = 1
@@ -303,7 +290,7 @@ test_expect_success 'a sync through the broker: downloads and an upload agree' '
 
 test_expect_success 'two borrowers at once: two connections' '
 	{ printf "a1 NOOP\n!sleep 1\na2 LOGOUT\n" | perl talk h.sock >slow.out & } && tp=$! &&
-	wait_for slow.out "^a1 OK" &&
+	wait_line slow.out "^a1 OK" &&
 	imap-list -c rc -a A -k "$HS" >both &&
 	wait "$tp" &&
 	grep -q "^a2 OK LOGOUT" slow.out &&
@@ -313,7 +300,7 @@ test_expect_success 'two borrowers at once: two connections' '
 test_expect_success '-n 1: a second borrower waits until the first logs out' '
 	hold one -d -c rc -a A -n 1 &&
 	{ printf "a1 NOOP\n!sleep 1\na2 LOGOUT\n" | perl talk one.sock >first.out & } && tp=$! &&
-	wait_for first.out "^a1 OK" &&
+	wait_line first.out "^a1 OK" &&
 	imap-list -c rc -a A -k "Repository R:holdsocket=$TEST_DIR/one.sock" >second &&
 	grep -q "^a2 OK LOGOUT" first.out &&
 	wait "$tp" &&
@@ -326,7 +313,7 @@ test_expect_success 'a borrower killed in the middle of a FETCH: the connection 
 	printf "a1 EXAMINE Work\n!die a2 FETCH 1:* (BODY.PEEK[])\n" |
 	    perl talk h.sock >die.out 2>&1
 	grep -q "^\* 1 FETCH" die.out &&
-	wait_for h.err "dropped: its borrower went away without LOGOUT" &&
+	wait_line h.err "dropped: its borrower went away without LOGOUT" &&
 	sed -n "/dropped: its borrower went away/,\$p" h.err >dropped &&
 	grep -q "^C: H[0-9]* LOGOUT$" dropped
 '
@@ -335,7 +322,7 @@ test_expect_success 'then, with a borrower on the other one, the next tool logs 
 	imap-list -c rc -a A -m >direct2 &&
 	n=$(conns p) &&
 	{ printf "a1 NOOP\n!sleep 0.5\na2 LOGOUT\n" | perl talk h.sock >one.out & } && tp=$! &&
-	wait_for one.out "^a1 OK" &&
+	wait_line one.out "^a1 OK" &&
 	imap-list -c rc -a A -m -k "$HS" >after &&
 	wait "$tp" &&
 	grep -q "^a2 OK LOGOUT" one.out &&
@@ -412,7 +399,7 @@ test_expect_success 'no answer to NOOP within socktimeout: the connection is dro
 	hold s -d -c rc.s -a A -k Repository_R:keepalive=1 -k general:socktimeout=1 &&
 	imap-list -c rc -a A -k "Repository R:holdsocket=$TEST_DIR/s.sock" >/dev/null &&
 	kill -STOP $(pgrep -P "$(cat s.ppid)") &&
-	wait_for s.err "dropped: no answer to NOOP" 40;
+	wait_line s.err "dropped: no answer to NOOP" 40;
 	st=$?
 	kill -CONT $(pgrep -P "$(cat s.ppid)")
 	test $st = 0

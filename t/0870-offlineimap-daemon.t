@@ -10,25 +10,7 @@ dovecot_start || bail_out 'cannot start dovecot'
 dovecot_fill alice INBOX 2 >/dev/null || bail_out fill
 dc_rc rc </dev/null || bail_out rc
 
-# wait_for N FILE REGEX: until FILE has N lines matching REGEX (10 s at most)
-wait_for() {
-	i=0
-	while [ "$(cat "$2" 2>/dev/null | grep -c -e "$3")" -lt "$1" ]; do
-		i=$((i + 1))
-		[ $i -gt 100 ] && { echo "timeout waiting for $1 x '$3' in $2"; cat "$2"; return 1; }
-		sleep 0.1
-	done
-}
 
-# gone PID: the process ended within 5 s
-gone() {
-	i=0
-	while kill -0 "$1" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -gt 50 ] && { echo "$1 still runs"; return 1; }
-		sleep 0.1
-	done
-}
 
 # A shell ignores SIGINT and SIGQUIT in the commands it starts in the
 # background; a daemon started otherwise gets them.
@@ -54,13 +36,13 @@ test_expect_success 'USR1: a sync now, not in ten minutes' '
 	kill -USR1 $p &&
 	wait_for 2 out "^\*\*\* Finished account" &&
 	test "$(ls mail/INBOX/new | wc -l)" = 4 &&
-	kill -USR2 $p && gone $p && wait $p
+	kill -USR2 $p && gone_pid $p && wait $p
 '
 
 test_expect_success 'ABRT: stop after this sync, like USR2' '
 	offlineimap -c rc -u basic -k Account_A:autorefresh=10 >out 2>&1 & p=$!
 	wait_for 1 out "^\*\*\* Finished account" &&
-	kill -ABRT $p && gone $p && wait $p &&
+	kill -ABRT $p && gone_pid $p && wait $p &&
 	grep -q "^Terminating after this sync...$" out
 '
 
@@ -68,7 +50,7 @@ for sig in TERM INT HUP; do
 	test_expect_success "$sig while sleeping: out at once, status 0" '
 		undeaf offlineimap -c rc -u basic -k Account_A:autorefresh=10 >out 2>&1 & p=$!
 		wait_for 1 out "^\*\*\* Finished account" &&
-		kill -'$sig' $p && gone $p && wait $p &&
+		kill -'$sig' $p && gone_pid $p && wait $p &&
 		grep -q "^Preparing to shutdown after sync" out &&
 		test "$(grep -c "Processing account" out)" = 1
 	'
@@ -79,14 +61,14 @@ test_expect_success 'QUIT: where each account is, on standard error; it goes on'
 	wait_for 1 out "^\*\*\* Finished account" && sleep 0.5 && kill -QUIT $p &&
 	wait_for 1 err "^offlineimap: lane 1 (A): " &&
 	grep -q "^offlineimap: lane 1 (A): sleeping, the next sync (account A) in [0-9]* s$" err &&
-	kill -0 $p && kill -TERM $p && gone $p && wait $p
+	kill -0 $p && kill -TERM $p && gone_pid $p && wait $p
 '
 
 test_expect_success 'quick = 2: a full sync, two quick ones, a full one; USR1 makes it full' '
 	offlineimap -c rc -u quiet -k Account_A:autorefresh=0.02 -k Account_A:quick=2 \
 	    -k "Account_A:presynchook=echo \$OFFLINEIMAPSYNCMODE >>$TEST_DIR/modes" & p=$!
 	wait_for 5 modes . &&
-	kill -USR2 $p && gone $p && wait $p &&
+	kill -USR2 $p && gone_pid $p && wait $p &&
 	head -n 5 modes >got &&
 	printf "full\nquick\nquick\nfull\nquick\n" >want && test_cmp want got
 '
@@ -122,7 +104,7 @@ test_expect_success 'TERM in the middle of a sync: out at once, 75; the next run
 	while [ "$(count)" -lt 10 ] && [ $i -lt 300 ]; do
 		sleep 0.05; i=$((i + 1))
 	done
-	kill -TERM $p && gone $p; wait $p; s=$?
+	kill -TERM $p && gone_pid $p; wait $p; s=$?
 	n=$(count)
 	echo "stopped with $n of 60, status $s"
 	test $s = 75 && test "$n" -lt 60 && test "$n" -ge 10 &&

@@ -15,15 +15,6 @@ echo "idlefolders = ['INBOX']" | dc_rc rc || bail_out rc
 sed -i "/^remoterepository = R$/a presynchook = echo \$OFFLINEIMAPSYNCMODE >>$TEST_DIR/modes" rc ||
     bail_out rc
 
-# wait_for N FILE REGEX [TENTHS]: until FILE has N lines matching REGEX
-wait_for() {
-	i=0
-	while [ "$(cat "$2" 2>/dev/null | grep -c -e "$3")" -lt "$1" ]; do
-		i=$((i + 1))
-		[ $i -gt "${4:-100}" ] && { echo "timeout waiting for $1 x '$3' in $2"; cat "$2"; return 1; }
-		sleep 0.1
-	done
-}
 
 # count FOLDER: the number of messages in a local folder
 count() {

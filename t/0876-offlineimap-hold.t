@@ -10,25 +10,7 @@ dovecot_start || bail_out 'cannot start dovecot'
 dovecot_fill alice INBOX 2 >/dev/null || bail_out fill
 dc_rc rc </dev/null || bail_out rc
 
-# wait_for N FILE REGEX: until FILE has N lines matching REGEX (20 s at most)
-wait_for() {
-	i=0
-	while [ "$(cat "$2" 2>/dev/null | grep -c -e "$3")" -lt "$1" ]; do
-		i=$((i + 1))
-		[ $i -gt 200 ] && { echo "timeout waiting for $1 x '$3' in $2"; cat "$2"; return 1; }
-		sleep 0.1
-	done
-}
 
-# gone PATTERN: no process matches within 15 s
-gone() {
-	i=0
-	while pgrep -f "$1" >/dev/null; do
-		i=$((i + 1))
-		[ $i -gt 150 ] && { echo "$1 still runs"; return 1; }
-		sleep 0.1
-	done
-}
 
 logins() { grep -c "Login: user=<alice>" "$DC_DIR/dovecot.log"; }
 logouts() { grep -c "Disconnected: Logged out" "$DC_DIR/dovecot.log"; }
@@ -54,7 +36,7 @@ test_expect_success 'with it: three syncs, the logins of one, mail still synced'
 	cat out &&
 	test $s = 0 && test "$(mails)" = 3 &&
 	test "$(logins)" -le 2 &&
-	gone "imap-hold -c rc" &&
+	gone_cmd "imap-hold -c rc" &&
 	test "$(logouts)" = "$(logins)"
 '
 
@@ -68,7 +50,7 @@ test_expect_success 'imap-hold killed: the next sync starts another one' '
 	kill -USR2 $p; wait $p; s=$?
 	test $s = 0 && test "$(mails)" = 4 &&
 	test "$(logins)" -le 4 &&
-	gone "imap-hold -c rc"
+	gone_cmd "imap-hold -c rc"
 '
 
 test_expect_success 'TERM: the daemon ends and imap-hold logs out' '
@@ -77,7 +59,7 @@ test_expect_success 'TERM: the daemon ends and imap-hold logs out' '
 	wait_for 1 out "^\*\*\* Finished account" &&
 	pgrep -f "imap-hold -c rc" >/dev/null &&
 	kill -TERM $p && wait $p &&
-	gone "imap-hold -c rc" &&
+	gone_cmd "imap-hold -c rc" &&
 	test "$(logouts)" = "$(logins)"
 '
 
@@ -86,7 +68,7 @@ test_expect_success 'the driver killed with -9: imap-hold ends too' '
 	wait_for 1 out "^\*\*\* Finished account" &&
 	pgrep -f "imap-hold -c rc" >/dev/null &&
 	kill -KILL $p && wait $p;
-	gone "imap-hold -c rc"
+	gone_cmd "imap-hold -c rc"
 '
 
 test_expect_success 'once (-o): no imap-hold, nothing to keep open' '

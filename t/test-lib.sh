@@ -113,6 +113,46 @@ test_expect_success() {
 	test_expect_code 0 "$1" "$2"
 }
 
+# wait_for N FILE REGEX [TENTHS]: until FILE has N lines that match the
+# basic REGEX (TENTHS of a second at most, 200 unless told); else says
+# what FILE holds and fails.
+wait_for() {
+	wf_i=0
+	while [ "$(cat "$2" 2>/dev/null | grep -c -e "$3")" -lt "$1" ]; do
+		wf_i=$((wf_i + 1))
+		if [ "$wf_i" -gt "${4:-200}" ]; then
+			echo "timeout waiting for $1 x '$3' in $2:"
+			cat "$2" 2>/dev/null
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+# wait_line FILE REGEX [TENTHS]: wait_for one line (5 s unless told).
+wait_line() {
+	wait_for 1 "$1" "$2" "${3:-50}"
+}
+
+# gone_pid PID: the process ended within 5 s.  gone_cmd PATTERN: no
+# process's command line matches PATTERN within 15 s.
+gone_pid() {
+	gp_i=0
+	while kill -0 "$1" 2>/dev/null; do
+		gp_i=$((gp_i + 1))
+		[ "$gp_i" -gt 50 ] && { echo "$1 still runs"; return 1; }
+		sleep 0.1
+	done
+}
+gone_cmd() {
+	gc_i=0
+	while pgrep -f -- "$1" >/dev/null; do
+		gc_i=$((gc_i + 1))
+		[ "$gc_i" -gt 150 ] && { echo "$1 still runs"; return 1; }
+		sleep 0.1
+	done
+}
+
 test_cmp() {
 	diff -u "$1" "$2"
 }
