@@ -97,6 +97,14 @@ on_stop(int sig)
 
 /* What untagged responses tell while a command runs. */
 static struct folder *selecting;
+/*
+ * The folder applied after this one (read ahead in the plan), and the one
+ * whose SELECT went out early: sent once the folder before it has sent its
+ * last command, it overlaps that folder's last round trip.  Nothing is
+ * sent to it before its SELECT is answered and its UIDVALIDITY checked.
+ */
+static struct folder *upcoming, *presel;
+static uint32_t presel_tag;
 static uint32_t *found;		/* SEARCH results, or FETCH candidates */
 static size_t nfound, capfound;
 static int collecting;		/* 1 SEARCH, 2 FETCH size and date */
@@ -323,6 +331,90 @@ reply_text(const struct imap_reply *rep)
 	    rep->code : "", rep->code ? "] " : "", rep->text) == -1)
 		err(EXIT_FAIL, "asprintf");
 	return s;
+}
+
+/* Whether a folder's actions need the server, and to write there. */
+static int
+needs_remote(const struct folder *f, int *rw)
+{
+	size_t i;
+	int need = 0;
+
+	*rw = 0;
+	for (i = 0; i < f->n; i++) {
+		switch (f->a[i].kind) {
+		case A_UPLOAD:
+		case A_FLAGS_REMOTE:
+		case A_DELETE_REMOTE:
+			*rw = 1;
+			/* FALLTHROUGH */
+		case A_FETCH:
+			need = 1;
+			break;
+		default:
+			break;
+		}
+	}
+	return need;
+}
+
+/* Whether actions of a kind are still to be done in a folder. */
+static int
+pending(const struct folder *f, enum akind kind)
+{
+	size_t i;
+
+	for (i = 0; i < f->n; i++)
+		if (f->a[i].kind == kind && f->a[i].state == AS_PENDING)
+			return 1;
+	return 0;
+}
+
+static uint32_t
+send_select(struct folder *f, int rw)
+{
+	char *raw = raw_name(f->remote);
+	uint32_t tag;
+
+	selecting = f;
+	f->sel_uidvalidity = f->sel_uidnext = 0;
+	tag = imap_cmd(im, rw ? "SELECT %a" : "EXAMINE %a", raw);
+	free(raw);
+	return tag;
+}
+
+/*
+ * The folder being applied has sent its last command: the next folder's
+ * SELECT goes out now (the replies come in order, so its untagged data
+ * cannot mix with this folder's).  Only on a connection that is up: the
+ * next folder connects, and says why it could not, itself.
+ */
+static void
+presend(void)
+{
+	int rw;
+
+	if (upcoming == NULL || presel || dry || im == NULL || lost_conn ||
+	    !needs_remote(upcoming, &rw))
+		return;
+	if ((presel_tag = send_select(upcoming, rw)) != 0)
+		presel = upcoming;
+}
+
+/* A folder that never got to use its early SELECT: the reply is read. */
+static void
+presel_drop(struct folder *f)
+{
+	struct imap_reply rep;
+
+	if (presel != f)
+		return;
+	presel = NULL;
+	if (imap_wait(im, presel_tag, &rep) == -1)
+		lost();
+	else
+		imap_reply_free(&rep);
+	selecting = NULL;
 }
 
 /* Run a command, collecting SEARCH or FETCH answers: 0 OK, 1 NO/BAD
@@ -725,7 +817,9 @@ do_remote_flags(struct folder *f)
 {
 	struct group *gs = NULL;
 	size_t ng = 0, i, k;
-	int rv = -1;
+	int rv = -1, both;
+	/* more commands to come in this folder after these */
+	int more = pending(f, A_DELETE_REMOTE) || pending(f, A_UPLOAD);
 
 	for (i = 0; i < f->n; i++) {
 		struct act *a = &f->a[i];
@@ -751,6 +845,11 @@ do_remote_flags(struct folder *f)
 		if ((gs[i].tag1 = store(&gs[i], *gs[i].del == '\0', *gs[i].del ?
 		    gs[i].del : gs[i].add, 1)) == 0)
 			goto out;
+	for (i = 0, both = 0; i < ng; i++)
+		if (*gs[i].del && *gs[i].add)
+			both = 1;
+	if (!both && !more)
+		presend();
 	for (i = 0; i < ng; i++)
 		if (wait_store(&gs[i], gs[i].tag1, 1) == -1)
 			goto out;
@@ -762,6 +861,8 @@ do_remote_flags(struct folder *f)
 		if (*gs[i].del && *gs[i].add && gs[i].n &&
 		    (gs[i].tag2 = store(&gs[i], 1, gs[i].add, 0)) == 0)
 			goto out;
+	if (!more)
+		presend();
 	for (i = 0; i < ng; i++) {
 		if (gs[i].tag2 && wait_store(&gs[i], gs[i].tag2, 0) == -1)
 			goto out;
@@ -783,9 +884,9 @@ do_remote_deletes(struct folder *f)
 	struct group g = { 0 };
 	struct imap_reply rep;
 	struct sb set = { 0 };
-	uint32_t tag;
+	uint32_t tag, etag = 0;
 	size_t i;
-	int rv = -1, expunged = 0;
+	int rv = -1, expunged = 0, uidplus;
 	char *why = NULL;
 
 	g.add = g.del = NULL;
@@ -796,26 +897,36 @@ do_remote_deletes(struct folder *f)
 			group_add(&g, &f->a[i]);
 	if (g.n == 0)
 		return 0;
-	if ((tag = store(&g, 1, "\\Deleted", 1)) == 0 ||
-	    wait_store(&g, tag, 1) == -1)
+	/*
+	 * With UIDPLUS the UID EXPUNGE goes out with the STORE: it removes
+	 * only messages of the set that are \Deleted, and a UID the STORE
+	 * left alone (changed on the server since the plan) is \Deleted only
+	 * if another client marked it so, which asks for the same.
+	 */
+	uidplus = doexpunge && imap_has(im, "UIDPLUS");
+	if ((tag = store(&g, 1, "\\Deleted", 1)) == 0)
+		goto lost;
+	if (uidplus) {
+		uidset(&set, g.uids, g.n);
+		if ((etag = imap_cmd(im, "UID EXPUNGE %s", set.s)) == 0)
+			goto lost;
+		if (!pending(f, A_UPLOAD))
+			presend();
+	}
+	if (wait_store(&g, tag, 1) == -1)
 		goto out;
 	group_prune(f, &g);
-	if (g.n == 0 || !doexpunge) {
-		rv = 0;
-		goto settle;
-	}
-	uidset(&set, g.uids, g.n);
-	if (imap_has(im, "UIDPLUS")) {
-		if ((tag = imap_cmd(im, "UID EXPUNGE %s", set.s)) == 0 ||
-		    imap_wait(im, tag, &rep) == -1) {
-			lost();
-			goto out;
-		}
+	if (uidplus) {
+		if (imap_wait(im, etag, &rep) == -1)
+			goto lost;
 		if (rep.status == IS_OK)
 			expunged = 1;
 		else
 			why = reply_text(&rep);
 		imap_reply_free(&rep);
+	} else if (g.n == 0 || !doexpunge) {
+		rv = 0;
+		goto settle;
 	} else {
 		/* a folder-wide EXPUNGE only when every message marked
 		 * \Deleted is one of ours: other clients' stay */
@@ -844,6 +955,10 @@ do_remote_deletes(struct folder *f)
 	}
 	step();
 	rv = 0;
+	goto settle;
+lost:
+	lost();
+	goto out;
 settle:
 	for (i = 0; i < g.n; i++) {
 		if (doexpunge && !expunged) {
@@ -1395,13 +1510,14 @@ static int
 select_folder(struct folder *f, int rw)
 {
 	struct imap_reply rep;
-	char *raw = raw_name(f->remote), *why;
+	char *why;
 	uint32_t tag;
 
-	selecting = f;
-	f->sel_uidvalidity = f->sel_uidnext = 0;
-	tag = imap_cmd(im, rw ? "SELECT %a" : "EXAMINE %a", raw);
-	free(raw);
+	if (presel == f) {
+		tag = presel_tag;
+		presel = NULL;
+	} else
+		tag = send_select(f, rw);
 	if (tag == 0 || imap_wait(im, tag, &rep) == -1) {
 		selecting = NULL;
 		return lost();
@@ -1444,20 +1560,7 @@ apply_folder(struct folder *f)
 	rec_puts(&out, f->local);
 	rec_end(&out);
 	f->ndone = f->nskipped = f->nfailed = 0;
-	for (i = 0; i < f->n; i++) {
-		switch (f->a[i].kind) {
-		case A_UPLOAD:
-		case A_FLAGS_REMOTE:
-		case A_DELETE_REMOTE:
-			rw = 1;
-			/* FALLTHROUGH */
-		case A_FETCH:
-			need_remote = 1;
-			break;
-		default:
-			break;
-		}
-	}
+	need_remote = needs_remote(f, &rw);
 	if (dry) {
 		for (i = 0; i < f->n; i++) {
 			struct act *a = &f->a[i];
@@ -1496,7 +1599,8 @@ apply_folder(struct folder *f)
 		}
 		if ((r = select_folder(f, rw)) != 0)
 			goto end;
-	}
+	} else
+		presend();
 	/* OfflineIMAP's FolderValidity: saved once, then checked */
 	r = validity_read(metadata, rrepo, f->remote, &saved, &e);
 	/* an empty status takes the new UIDVALIDITY (OfflineIMAP's rule;
@@ -1530,11 +1634,13 @@ apply_folder(struct folder *f)
 		db_check(f, status_commit(f->st));
 		goto end;
 	}
+	presend();
 	do_local(f);
 	do_status(f);
 	db_check(f, status_meta_prefix(f->st, INTENT, stale_intent, f));
 	db_check(f, status_commit(f->st));
 end:
+	presel_drop(f);
 	if (f->st)
 		status_close(f->st);
 	f->st = NULL;
@@ -2019,6 +2125,72 @@ flags_field(const char *s)
 	return r;
 }
 
+/*
+ * The plan is read ahead of the folder being applied, up to the next folder
+ * that needs the server (or up to something else than a folder, or the
+ * end), so that a folder can send that one's SELECT early (presend).  At
+ * most QUEUE_ACTS actions wait in folders read ahead.
+ */
+#define QUEUE_ACTS	4096
+
+struct queue {
+	struct folder	**f;
+	size_t		  n, cap, acts;
+};
+
+/* Apply the first n folders of the queue, each knowing the next folder
+ * of the queue that needs the server. */
+static void
+queue_apply(struct queue *q, size_t n)
+{
+	size_t i, j, done = 0;
+	int rw;
+
+	for (i = 0; i < n && !lost_conn && !stopping; i++) {
+		for (j = i + 1; j < q->n && !needs_remote(q->f[j], &rw); j++)
+			;
+		upcoming = j < q->n ? q->f[j] : NULL;
+		apply_folder(q->f[i]);
+		upcoming = NULL;
+		done = i + 1;
+	}
+	/* after a signal or a lost connection the rest is not applied */
+	if (done < n)
+		n = q->n;
+	for (i = 0; i < n; i++) {
+		q->acts -= q->f[i]->n;
+		folder_clear(q->f[i]);
+		free(q->f[i]);
+	}
+	memmove(q->f, q->f + n, (q->n - n) * sizeof(*q->f));
+	q->n -= n;
+}
+
+/* A folder was read whole: apply what comes before the last folder of
+ * the queue that needs the server. */
+static void
+queue_push(struct queue *q, struct folder *f)
+{
+	size_t last;
+	int rw;
+
+	if (q->n == q->cap) {
+		q->cap = q->cap ? q->cap * 2 : 8;
+		q->f = xreallocarray(q->f, q->cap, sizeof(*q->f));
+	}
+	q->f[q->n++] = f;
+	q->acts += f->n;
+	if (q->acts > QUEUE_ACTS) {
+		queue_apply(q, q->n);
+		return;
+	}
+	for (last = q->n - 1; last > 0 && !needs_remote(q->f[last], &rw);
+	    last--)
+		;
+	if (last > 0)
+		queue_apply(q, last);
+}
+
 static void
 read_plan(FILE *fp, const char *name)
 {
@@ -2038,7 +2210,10 @@ read_plan(FILE *fp, const char *name)
 	};
 	struct rec_reader *r;
 	struct rec *rec;
-	struct folder f = { 0 };
+	/* a folder is applied once the next one is read too (or the plan
+	 * goes on with something else, or ends): see presend() */
+	struct queue q = { 0 };
+	struct folder *f = xcalloc(1, sizeof(*f));
 	int rv, infolder = 0;
 
 	if ((r = rec_reader_new(fp, name, 0)) == NULL)
@@ -2053,6 +2228,12 @@ read_plan(FILE *fp, const char *name)
 		for (i = 0; i < rec->nf; i++)
 			if (rec_cstr(r, rec, i) == -1)
 				errx(EXIT_FAIL, "%s", rec_error(r));
+		if (q.n && !infolder && strcmp(k, "folder") != 0 &&
+		    strcmp(k, "refuse") != 0) {
+			queue_apply(&q, q.n);
+			if (lost_conn || stopping)
+				break;
+		}
 		if (strcmp(k, "account") == 0) {
 			if (rec->nf < 2 || strcmp(rec->f[1], account) != 0)
 				errx(EXIT_FAIL, "%s:%lu: the plan is for account "
@@ -2092,11 +2273,11 @@ read_plan(FILE *fp, const char *name)
 			    strlen(rec->f[2]) != MD_FMD5_LEN)
 				errx(EXIT_FAIL, "%s:%lu: malformed folder record",
 				    name, rec_lineno(r));
-			f.uidvalidity = (uint32_t)v;
-			memcpy(f.fmd5, rec->f[2], MD_FMD5_LEN + 1);
-			f.remote = xstrdup(rec->f[3]);
-			f.local = xstrdup(rec->f[4]);
-			f.spath = xstrdup(rec->f[5]);
+			f->uidvalidity = (uint32_t)v;
+			memcpy(f->fmd5, rec->f[2], MD_FMD5_LEN + 1);
+			f->remote = xstrdup(rec->f[3]);
+			f->local = xstrdup(rec->f[4]);
+			f->spath = xstrdup(rec->f[5]);
 			infolder = 1;
 			continue;
 		}
@@ -2104,9 +2285,9 @@ read_plan(FILE *fp, const char *name)
 			if (!infolder)
 				errx(EXIT_FAIL, "%s:%lu: end outside a folder",
 				    name, rec_lineno(r));
-			apply_folder(&f);
-			folder_clear(&f);
 			infolder = 0;
+			queue_push(&q, f);
+			f = xcalloc(1, sizeof(*f));
 			continue;
 		}
 		for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
@@ -2176,13 +2357,18 @@ read_plan(FILE *fp, const char *name)
 				errx(EXIT_FAIL, "%s:%lu: path \"%s\" is not a "
 				    "file in cur/ or new/", name, rec_lineno(r),
 				    a.path);
-			if (f.n == f.cap) {
-				f.cap = f.cap ? f.cap * 2 : 64;
-				f.a = xreallocarray(f.a, f.cap, sizeof(*f.a));
+			if (f->n == f->cap) {
+				f->cap = f->cap ? f->cap * 2 : 64;
+				f->a = xreallocarray(f->a, f->cap, sizeof(*f->a));
 			}
-			f.a[f.n++] = a;
+			f->a[f->n++] = a;
 		}
 	}
+	/* the folders read ahead; also before a read error: they are whole */
+	queue_apply(&q, q.n);
+	free(q.f);
+	/* an early SELECT of a folder not applied: its reply is not read */
+	presel = selecting = NULL;
 	if (stopping) {
 		warnx("stopped by a signal: the folders after the last one "
 		    "done are not applied");
@@ -2192,8 +2378,9 @@ read_plan(FILE *fp, const char *name)
 		errx(EXIT_FAIL, "%s", rec_error(r));
 	if (infolder && !lost_conn)
 		errx(EXIT_FAIL, "%s: the plan ends inside folder \"%s\" (no "
-		    "end record): not applied", name, f.remote);
-	folder_clear(&f);
+		    "end record): not applied", name, f->remote);
+	folder_clear(f);
+	free(f);
 	rec_reader_free(r);
 }
 
