@@ -628,6 +628,17 @@ fetch_batch_done(void *ctx)
 	commit(ctx);
 }
 
+/* The fetches are the folder's last commands: the next SELECT goes too. */
+static void
+fetch_sent(void *ctx)
+{
+	struct folder *f = ctx;
+
+	if (!pending(f, A_FLAGS_REMOTE) && !pending(f, A_DELETE_REMOTE) &&
+	    !pending(f, A_UPLOAD))
+		presend();
+}
+
 static int
 do_fetches(struct folder *f)
 {
@@ -658,6 +669,7 @@ do_fetches(struct folder *f)
 	fj.n = n;
 	fj.report = fetch_report;
 	fj.batch_done = fetch_batch_done;
+	fj.sent = fetch_sent;
 	fj.ctx = f;
 	rv = fetch_run(&fj);
 	imap_set_untagged(im, on_untagged, NULL);

@@ -428,6 +428,8 @@ fetch_run(struct fetch_job *j)
 		    "BODY.PEEK[])", set.s)) == 0)
 			goto lost;
 	}
+	if (j->sent)
+		j->sent(j->ctx);
 	if (etag) {
 		if (imap_wait(j->im, etag, &rep) == -1)
 			goto lost;

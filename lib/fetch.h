@@ -46,6 +46,9 @@ struct fetch_job {
 	void	(*report)(void *ctx, struct fetch_item *);
 	/* after the reports of each durable batch */
 	void	(*batch_done)(void *ctx);
+	/* every command is queued, no reply read yet: a caller may queue
+	 * its next command (NULL: none) */
+	void	(*sent)(void *ctx);
 	void	*ctx;
 	char	*err;		/* the folder could not be fetched from */
 };

@@ -21,13 +21,14 @@ seen_local() {
 	mv "mail/$1/new/$sl_f" "mail/$1/cur/${sl_f}S"
 }
 
-# early TRACE: the first UID STORE's reply comes after a SELECT and (with
-# -e) a UID EXPUNGE that were sent after that STORE
+# early TRACE [COMMAND [-e]]: the reply to the first COMMAND (default UID
+# STORE) comes after a SELECT or EXAMINE and (with -e) a UID EXPUNGE sent
+# after that command
 early() {
-	awk -v want="${2:-}" '
-		/C: a[0-9]+ UID STORE/ && !tag {
+	awk -v cmd="${2:-UID STORE}" -v want="${3:-}" '
+		!tag && index($0, "C: a") && index($0, " " cmd " ") {
 			tag = $0; sub(/.*C: /, "", tag); sub(/ .*/, "", tag); next }
-		tag && /C: a[0-9]+ SELECT/ && !sel { sel = NR }
+		tag && /C: a[0-9]+ (SELECT|EXAMINE) / && !sel { sel = NR }
 		tag && /C: a[0-9]+ UID EXPUNGE/ && !ex { ex = NR }
 		tag && index($0, "S: " tag " ") { reply = NR; exit }
 		END { exit !(sel && reply && sel < reply &&
@@ -66,10 +67,22 @@ test_expect_success 'deletions: UID EXPUNGE and the next SELECT go with the STOR
 	for f in Aa Bb Cc Dd Ee; do rm mail/$f/*/*,U=3,* || return 1; done &&
 	sync_run -d 2>trace && ! grep -q "^failed" applied &&
 	test "$(grep -c "^done	delete-remote	3	expunged" applied)" = 5 &&
-	early trace -e &&
+	early trace "UID STORE" -e &&
 	for f in Aa Bb Cc Dd Ee; do
 		test "$(dovecot_count alice $f)" = 9 || return 1
 	done &&
+	sides_agree && no_duplicates &&
+	sync_run && plan_actions >actions && test_cmp /dev/null actions
+'
+
+test_expect_success 'new mail in every folder: the next SELECT goes with the FETCH' '
+	for f in Aa Bb Cc Dd Ee; do
+		dovecot_fill alice $f 3 >/dev/null || return 1
+	done &&
+	plan_now && sync-apply -d -c rc -a A plan >applied 2>trace &&
+	! grep -q "^failed" applied &&
+	test "$(grep -c "^done	fetch	" applied)" = 15 &&
+	early trace "UID FETCH" &&
 	sides_agree && no_duplicates &&
 	sync_run && plan_actions >actions && test_cmp /dev/null actions
 '
