@@ -712,37 +712,61 @@ server_part(struct conn *c, const char *s, size_t n)
 	}
 }
 
+/*
+ * The next piece of p[n] through a scanner: bytes of a literal (SC_LIT:
+ * *lit, *k), a line made whole in sc->line (SC_LINE: the caller resets
+ * it), or the start of a line that goes on (SC_MORE); SC_LONG: the line
+ * would outgrow LINE_MAX_LEN, nothing is taken.
+ */
+enum { SC_MORE, SC_LIT, SC_LINE, SC_LONG };
+
+static int
+scan_take(struct scan *sc, const char **p, size_t *n, const char **lit,
+    size_t *k)
+{
+	const char *nl;
+	int kind;
+
+	if (sc->lit > 0) {
+		*k = sc->lit < *n ? (size_t)sc->lit : *n;
+		*lit = *p;
+		sc->lit -= *k;
+		kind = SC_LIT;
+	} else {
+		nl = memchr(*p, '\n', *n);
+		*k = nl ? (size_t)(nl - *p) + 1 : *n;
+		if (sc->line.len + *k > LINE_MAX_LEN)
+			return SC_LONG;
+		add(&sc->line, *p, *k);
+		kind = nl ? SC_LINE : SC_MORE;
+	}
+	*p += *k;
+	*n -= *k;
+	return kind;
+}
+
 /* Bytes from the server, through the scanner. */
 static void
 server_bytes(struct conn *c, const char *p, size_t n)
 {
 	struct scan *sc = &c->sc;
+	const char *lit;
+	size_t k;
 
 	while (n > 0 && c->st != S_DEAD) {
-		if (sc->lit > 0) {
-			size_t k = sc->lit < n ? (size_t)sc->lit : n;
-
+		switch (scan_take(sc, &p, &n, &lit, &k)) {
+		case SC_LIT:
 			if (!sc->drop && c->st == S_LENT && c->cl)
-				client_send(c->cl, p, k);
-			sc->lit -= k;
-			p += k;
-			n -= k;
-			continue;
-		}
-		const char *nl = memchr(p, '\n', n);
-		size_t k = nl ? (size_t)(nl - p) + 1 : n;
-
-		if (sc->line.len + k > LINE_MAX_LEN) {
+				client_send(c->cl, lit, k);
+			break;
+		case SC_LONG:
 			conn_drop(c, 1, "a response line longer than 64 MiB");
 			return;
-		}
-		add(&sc->line, p, k);
-		p += k;
-		n -= k;
-		if (nl == NULL)
+		case SC_LINE:
+			server_part(c, sc->line.s, sc->line.len);
+			sb_reset(&sc->line);
 			break;
-		server_part(c, sc->line.s, sc->line.len);
-		sb_reset(&sc->line);
+		}
 	}
 }
 
@@ -899,42 +923,33 @@ static void
 client_bytes(struct client *cl, const char *p, size_t n)
 {
 	struct scan *sc = &cl->sc;
+	const char *lit;
+	size_t k;
 
 	while (n > 0 && cl->c && cl->c->st == S_LENT && !cl->logout) {
 		struct conn *c = cl->c;
 
-		if (sc->lit > 0) {
-			size_t k = sc->lit < n ? (size_t)sc->lit : n;
-
+		switch (scan_take(sc, &p, &n, &lit, &k)) {
+		case SC_LIT:
 			if (cl->litwait) {
 				/* it did not wait: the literal is coming */
 				free(cl->litwait);
 				cl->litwait = NULL;
 			}
-			if (!sc->drop && imap_raw_write(c->im, p, k) == -1) {
+			if (!sc->drop && imap_raw_write(c->im, lit, k) == -1) {
 				conn_lost(c, imap_error(c->im));
 				return;
 			}
-			sc->lit -= k;
-			p += k;
-			n -= k;
-			continue;
-		}
-		const char *nl = memchr(p, '\n', n);
-		size_t k = nl ? (size_t)(nl - p) + 1 : n;
-
-		if (sc->line.len + k > LINE_MAX_LEN) {
+			break;
+		case SC_LONG:
 			conn_drop(c, 1, "its borrower sent a line longer than "
 			    "64 MiB");
 			return;
-		}
-		add(&sc->line, p, k);
-		p += k;
-		n -= k;
-		if (nl == NULL)
+		case SC_LINE:
+			client_part(cl, sc->line.s, sc->line.len);
+			sb_reset(&sc->line);
 			break;
-		client_part(cl, sc->line.s, sc->line.len);
-		sb_reset(&sc->line);
+		}
 	}
 }
 
