@@ -2203,6 +2203,18 @@ queue_push(struct queue *q, struct folder *f)
 		queue_apply(q, last);
 }
 
+/* A plan that cannot be read on: the whole folders before the bad
+ * record are applied first (as when each is applied at its end). */
+static void __attribute__((noreturn, format(printf, 2, 3)))
+plan_bad(struct queue *q, const char *fmt, ...)
+{
+	va_list ap;
+
+	queue_apply(q, q->n);
+	va_start(ap, fmt);
+	verrx(EXIT_FAIL, fmt, ap);
+}
+
 static void
 read_plan(FILE *fp, const char *name)
 {
@@ -2239,7 +2251,7 @@ read_plan(FILE *fp, const char *name)
 
 		for (i = 0; i < rec->nf; i++)
 			if (rec_cstr(r, rec, i) == -1)
-				errx(EXIT_FAIL, "%s", rec_error(r));
+				plan_bad(&q, "%s", rec_error(r));
 		if (q.n && !infolder && strcmp(k, "folder") != 0 &&
 		    strcmp(k, "refuse") != 0) {
 			queue_apply(&q, q.n);
@@ -2248,7 +2260,7 @@ read_plan(FILE *fp, const char *name)
 		}
 		if (strcmp(k, "account") == 0) {
 			if (rec->nf < 2 || strcmp(rec->f[1], account) != 0)
-				errx(EXIT_FAIL, "%s:%lu: the plan is for account "
+				plan_bad(&q, "%s:%lu: the plan is for account "
 				    "\"%s\", not \"%s\"", name, rec_lineno(r),
 				    rec->nf < 2 ? "" : rec->f[1], account);
 			continue;
@@ -2268,7 +2280,7 @@ read_plan(FILE *fp, const char *name)
 			    rec_u64(r, rec, 2, &ov) == -1 || v == 0 ||
 			    v > UINT32_MAX || ov == 0 || ov > UINT32_MAX ||
 			    strlen(rec->f[3]) != MD_FMD5_LEN)
-				errx(EXIT_FAIL, "%s:%lu: malformed revalidate "
+				plan_bad(&q, "%s:%lu: malformed revalidate "
 				    "record", name, rec_lineno(r));
 			revalidate((uint32_t)v, (uint32_t)ov, rec->f[3],
 			    rec->f[4], rec->f[5], rec->f[6]);
@@ -2278,12 +2290,12 @@ read_plan(FILE *fp, const char *name)
 			continue;	/* sync-plan said it already */
 		if (strcmp(k, "folder") == 0) {
 			if (infolder)
-				errx(EXIT_FAIL, "%s:%lu: folder before the end "
+				plan_bad(&q, "%s:%lu: folder before the end "
 				    "of the last one", name, rec_lineno(r));
 			if (rec->nf < 6 || rec_u64(r, rec, 1, &v) == -1 ||
 			    v == 0 || v > UINT32_MAX ||
 			    strlen(rec->f[2]) != MD_FMD5_LEN)
-				errx(EXIT_FAIL, "%s:%lu: malformed folder record",
+				plan_bad(&q, "%s:%lu: malformed folder record",
 				    name, rec_lineno(r));
 			f->uidvalidity = (uint32_t)v;
 			memcpy(f->fmd5, rec->f[2], MD_FMD5_LEN + 1);
@@ -2295,7 +2307,7 @@ read_plan(FILE *fp, const char *name)
 		}
 		if (strcmp(k, "end") == 0) {
 			if (!infolder)
-				errx(EXIT_FAIL, "%s:%lu: end outside a folder",
+				plan_bad(&q, "%s:%lu: end outside a folder",
 				    name, rec_lineno(r));
 			infolder = 0;
 			queue_push(&q, f);
@@ -2306,13 +2318,13 @@ read_plan(FILE *fp, const char *name)
 			if (strcmp(k, kinds[i].name) == 0)
 				break;
 		if (i == sizeof(kinds) / sizeof(kinds[0]))
-			errx(EXIT_FAIL, "%s:%lu: unknown record \"%s\"", name,
+			plan_bad(&q, "%s:%lu: unknown record \"%s\"", name,
 			    rec_lineno(r), k);
 		if (!infolder)
-			errx(EXIT_FAIL, "%s:%lu: %s outside a folder: not "
+			plan_bad(&q, "%s:%lu: %s outside a folder: not "
 			    "applied", name, rec_lineno(r), k);
 		if (rec->nf < kinds[i].nf)
-			errx(EXIT_FAIL, "%s:%lu: %s needs %zu fields", name,
+			plan_bad(&q, "%s:%lu: %s needs %zu fields", name,
 			    rec_lineno(r), k, kinds[i].nf);
 		{
 			struct act a = { 0 };
@@ -2323,7 +2335,7 @@ read_plan(FILE *fp, const char *name)
 				a.uid = 0;
 			else if (rec_u64(r, rec, 1, &v) == -1 || v == 0 ||
 			    v > UINT32_MAX)
-				errx(EXIT_FAIL, "%s:%lu: bad UID \"%s\"", name,
+				plan_bad(&q, "%s:%lu: bad UID \"%s\"", name,
 				    rec_lineno(r), rec->f[1]);
 			else
 				a.uid = (uint32_t)v;
@@ -2343,7 +2355,7 @@ read_plan(FILE *fp, const char *name)
 					a.path = xstrdup(rec->f[4]);
 				else if (a.kind == A_FLAGS_REMOTE) {
 					if (rec_u64(r, rec, 4, &v) == -1)
-						errx(EXIT_FAIL, "%s",
+						plan_bad(&q, "%s",
 						    rec_error(r));
 					a.modseq = v;
 				}
@@ -2355,7 +2367,7 @@ read_plan(FILE *fp, const char *name)
 			case A_DELETE_REMOTE:
 				a.from = flags_field(rec->f[2]);
 				if (rec_u64(r, rec, 3, &v) == -1)
-					errx(EXIT_FAIL, "%s", rec_error(r));
+					plan_bad(&q, "%s", rec_error(r));
 				a.modseq = v;
 				break;
 			case A_FORGET:
@@ -2366,7 +2378,7 @@ read_plan(FILE *fp, const char *name)
 			    (strncmp(a.path, "cur/", 4) != 0 &&
 			    strncmp(a.path, "new/", 4) != 0) ||
 			    strchr(a.path + 4, '/')))
-				errx(EXIT_FAIL, "%s:%lu: path \"%s\" is not a "
+				plan_bad(&q, "%s:%lu: path \"%s\" is not a "
 				    "file in cur/ or new/", name, rec_lineno(r),
 				    a.path);
 			if (f->n == f->cap) {

@@ -99,6 +99,21 @@ test_expect_success 'folders with nothing to send in between: the SELECT still g
 	sync_run && plan_actions >actions && test_cmp /dev/null actions
 '
 
+test_expect_success 'a bad record in a folder: the whole folders read ahead of it are applied first' '
+	seen_local "$(nth 1)" 9 && seen_local "$(nth 2)" 9 &&
+	plan_now && b=$(nth 2) &&
+	awk -F "	" -v b="$b" "{ print } \$1 == \"end\" && \$2 == b { n = 1 }
+	    n && \$1 == \"folder\" { print \"fetch	bogus		\"; n = 0 }" \
+	    plan >plan.bad &&
+	grep -q "^fetch	bogus" plan.bad &&
+	{ sync-apply -c rc -a A plan.bad >applied 2>err; test $? = 1; } &&
+	grep -q "bad UID \"bogus\"" err &&
+	test "$(grep -c "^done	flags-remote	9	" applied)" = 2 &&
+	test -n "$(dc_adm search -u alice mailbox "$b" uid 9 SEEN)" &&
+	sync_run && ! grep -q "^failed" applied &&
+	sides_agree && no_duplicates
+'
+
 test_expect_success 'a folder whose status cannot be opened after its early SELECT: the next ones are fine' '
 	for f in Aa Bb Cc Dd Ee; do seen_local $f 5 || return 1; done &&
 	plan_now && b=$(nth 2) &&
