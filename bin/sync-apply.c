@@ -392,13 +392,30 @@ send_select(struct folder *f, int rw)
 static void
 presend(void)
 {
-	int rw;
+	const unsigned char *c;
+	char *raw;
+	int rw, lit = 0;
 
 	if (upcoming == NULL || presel || dry || im == NULL || lost_conn ||
 	    !needs_remote(upcoming, &rw))
 		return;
-	if ((presel_tag = send_select(upcoming, rw)) != 0)
-		presel = upcoming;
+	/* a name sent as a literal that waits for the server's "+" would
+	 * read this folder's replies meanwhile: not early then */
+	raw = raw_name(upcoming->remote);
+	for (c = (const unsigned char *)raw; *c; c++)
+		if (*c < 0x20 || *c >= 0x7f)
+			lit = 1;
+	free(raw);
+	if (lit && !imap_has(im, "LITERAL+") && !imap_has(im, "LITERAL-"))
+		return;
+	if ((presel_tag = send_select(upcoming, rw)) == 0) {
+		selecting = NULL;
+		return;
+	}
+	presel = upcoming;
+	/* out now, not with the next command: the round trip starts here */
+	if (imap_flush(im) == -1)
+		lost();
 }
 
 /* A folder that never got to use its early SELECT: the reply is read. */
@@ -855,8 +872,10 @@ do_remote_flags(struct folder *f)
 	/* first the removals (or the additions), conditional, pipelined */
 	for (i = 0; i < ng; i++)
 		if ((gs[i].tag1 = store(&gs[i], *gs[i].del == '\0', *gs[i].del ?
-		    gs[i].del : gs[i].add, 1)) == 0)
+		    gs[i].del : gs[i].add, 1)) == 0) {
+			lost();
 			goto out;
+		}
 	for (i = 0, both = 0; i < ng; i++)
 		if (*gs[i].del && *gs[i].add)
 			both = 1;
@@ -871,8 +890,10 @@ do_remote_flags(struct folder *f)
 	 * the first STORE changed */
 	for (i = 0; i < ng; i++)
 		if (*gs[i].del && *gs[i].add && gs[i].n &&
-		    (gs[i].tag2 = store(&gs[i], 1, gs[i].add, 0)) == 0)
+		    (gs[i].tag2 = store(&gs[i], 1, gs[i].add, 0)) == 0) {
+			lost();
 			goto out;
+		}
 	if (!more)
 		presend();
 	for (i = 0; i < ng; i++) {
@@ -2141,9 +2162,10 @@ flags_field(const char *s)
  * The plan is read ahead of the folder being applied, up to the next folder
  * that needs the server (or up to something else than a folder, or the
  * end), so that a folder can send that one's SELECT early (presend).  At
- * most QUEUE_ACTS actions wait in folders read ahead.
+ * most QUEUE_ACTS actions, or QUEUE_FOLDERS folders, wait read ahead.
  */
 #define QUEUE_ACTS	4096
+#define QUEUE_FOLDERS	1024
 
 struct queue {
 	struct folder	**f;
@@ -2192,7 +2214,7 @@ queue_push(struct queue *q, struct folder *f)
 	}
 	q->f[q->n++] = f;
 	q->acts += f->n;
-	if (q->acts > QUEUE_ACTS) {
+	if (q->acts > QUEUE_ACTS || q->n > QUEUE_FOLDERS) {
 		queue_apply(q, q->n);
 		return;
 	}

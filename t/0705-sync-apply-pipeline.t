@@ -35,6 +35,18 @@ early() {
 		    (want != "-e" || (ex && ex < reply))) }' "$1"
 }
 
+# select_alone TRACE: nothing is sent between a SELECT (or EXAMINE) and
+# its reply: the folder's commands wait for its UIDVALIDITY, and those of
+# the folder before went out before it
+select_alone() {
+	awk '
+		/C: a[0-9]+ (SELECT|EXAMINE) / {
+			t = $0; sub(/.*C: /, "", t); sub(/ .*/, "", t); open = NR; next }
+		open && /C: / { print "line " NR ": sent before the reply to " t; bad = 1 }
+		open && index($0, "S: " t " ") { open = 0 }
+		END { exit bad }' "$1"
+}
+
 # nth N: the remote name of the Nth folder in the plans' order
 nth() {
 	sed -n "$1p" order
@@ -56,18 +68,20 @@ test_expect_success 'initial sync' '
 
 test_expect_success 'flags in every folder: the next SELECT is sent before the STORE is answered' '
 	for f in Aa Bb Cc Dd Ee; do seen_local $f 2 || return 1; done &&
-	sync_run -d 2>trace && ! grep -q "^failed" applied &&
+	plan_now && sync-apply -d -c rc -a A plan >applied 2>trace &&
+	! grep -q "^failed" applied &&
 	test "$(grep -c "^done	flags-remote	" applied)" = 5 &&
-	early trace &&
+	early trace && select_alone trace &&
 	sides_agree && no_duplicates &&
 	sync_run && plan_actions >actions && test_cmp /dev/null actions
 '
 
 test_expect_success 'deletions: UID EXPUNGE and the next SELECT go with the STORE' '
 	for f in Aa Bb Cc Dd Ee; do rm mail/$f/*/*,U=3,* || return 1; done &&
-	sync_run -d 2>trace && ! grep -q "^failed" applied &&
+	plan_now && sync-apply -d -c rc -a A plan >applied 2>trace &&
+	! grep -q "^failed" applied &&
 	test "$(grep -c "^done	delete-remote	3	expunged" applied)" = 5 &&
-	early trace "UID STORE" -e &&
+	early trace "UID STORE" -e && select_alone trace &&
 	for f in Aa Bb Cc Dd Ee; do
 		test "$(dovecot_count alice $f)" = 9 || return 1
 	done &&
@@ -82,7 +96,7 @@ test_expect_success 'new mail in every folder: the next SELECT goes with the FET
 	plan_now && sync-apply -d -c rc -a A plan >applied 2>trace &&
 	! grep -q "^failed" applied &&
 	test "$(grep -c "^done	fetch	" applied)" = 15 &&
-	early trace "UID FETCH" &&
+	early trace "UID FETCH" && select_alone trace &&
 	sides_agree && no_duplicates &&
 	sync_run && plan_actions >actions && test_cmp /dev/null actions
 '
@@ -94,7 +108,26 @@ test_expect_success 'folders with nothing to send in between: the SELECT still g
 	test "$(grep -c "^flags-remote	" plan)" = 2 &&
 	test "$(grep -c "^flags-local	" plan)" = 1 &&
 	sync-apply -d -c rc -a A plan >applied 2>trace &&
-	! grep -q "^failed" applied && early trace &&
+	! grep -q "^failed" applied && early trace && select_alone trace &&
+	sides_agree && no_duplicates &&
+	sync_run && plan_actions >actions && test_cmp /dev/null actions
+'
+
+test_expect_success 'a flag taken away and one added: the SELECT goes with the second STORE' '
+	for f in Aa Bb Cc Dd Ee; do
+		dc_adm flags add -u alice "\\Flagged" mailbox $f uid 10 || return 1
+	done &&
+	sync_run && ! grep -q "^failed" applied &&
+	for f in Aa Bb Cc Dd Ee; do
+		p=$(find mail/$f -name "*,U=10,*") && test -n "$p" &&
+		b=$(basename "$p") && mv "$p" "mail/$f/cur/${b%%:2,*}:2,S" || return 1
+	done &&
+	plan_now && sync-apply -d -c rc -a A plan >applied 2>trace &&
+	! grep -q "^failed" applied &&
+	test "$(grep -c "^done	flags-remote	10	" applied)" = 5 &&
+	early trace "+FLAGS.SILENT" && select_alone trace &&
+	test -z "$(dc_adm search -u alice mailbox "$(nth 3)" uid 10 FLAGGED)" &&
+	test -n "$(dc_adm search -u alice mailbox "$(nth 3)" uid 10 SEEN)" &&
 	sides_agree && no_duplicates &&
 	sync_run && plan_actions >actions && test_cmp /dev/null actions
 '
@@ -120,7 +153,7 @@ test_expect_success 'a folder whose status cannot be opened after its early SELE
 	st=meta/Account-A/LocalStatus-sqlite &&
 	cp "$st/$b" "$st/$b-journal" &&
 	{ sync-apply -d -c rc -a A plan >applied 2>trace; test $? = 1; } &&
-	early trace &&
+	early trace && select_alone trace &&
 	grep -q "^failed	flags-remote	5	.*journal" applied &&
 	test "$(grep -c "^done	flags-remote	5	" applied)" = 4 &&
 	test -z "$(dc_adm search -u alice mailbox "$b" uid 5 SEEN)" &&
@@ -135,7 +168,7 @@ test_expect_success 'the next folder deleted after the plan: its SELECT fails, t
 	plan_now && b=$(nth 4) &&
 	dc_adm mailbox delete -u alice "$b" &&
 	{ sync-apply -d -c rc -a A plan >applied 2>trace; test $? = 1; } &&
-	early trace &&
+	early trace && select_alone trace &&
 	grep -q "^failed	flags-remote	7	" applied &&
 	test "$(grep -c "^done	flags-remote	7	" applied)" = 2
 '
@@ -147,7 +180,7 @@ test_expect_success 'the next folder renumbered after the plan: nothing is sent 
 	dc_adm mailbox delete -u alice "$b" &&
 	dovecot_fill alice "$b" 10 >/dev/null &&
 	{ sync-apply -d -c rc -a A plan >applied 2>trace; test $? = 1; } &&
-	early trace &&
+	early trace && select_alone trace &&
 	grep -q "^skipped	flags-remote	8	UIDVALIDITY is" applied &&
 	test "$(grep -c "^done	flags-remote	8	" applied)" = 1 &&
 	test -z "$(dc_adm search -u alice mailbox "$b" uid 8 SEEN)"
