@@ -154,6 +154,8 @@ test_expect_success 'a folder whose status cannot be opened after its early SELE
 	cp "$st/$b" "$st/$b-journal" &&
 	{ sync-apply -d -c rc -a A plan >applied 2>trace; test $? = 1; } &&
 	early trace && select_alone trace &&
+	sed -n "/C: a[0-9]* SELECT $(nth 3)\$/,\$p" trace >trace.after &&
+	early trace.after &&
 	grep -q "^failed	flags-remote	5	.*journal" applied &&
 	test "$(grep -c "^done	flags-remote	5	" applied)" = 4 &&
 	test -z "$(dc_adm search -u alice mailbox "$b" uid 5 SEEN)" &&
