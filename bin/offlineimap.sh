@@ -2257,6 +2257,7 @@ sync_locked() {
 		eval "run \"\$plan\" \"\$d/err.plan\" \"\$T_PLAN\" -c \"\$o_config\" $kq -a \"\$acct\" $qflag $fopt \"\$d/remote\" \"\$d/local\""
 		rc=$?
 	fi
+	prc=$rc
 	if [ $rc != 0 ] && ! grep -q '^account	' "$plan"; then
 		tool_errors "$d/err.plan" error
 		# (a Maildir state it could not read is not used again)
@@ -2271,12 +2272,31 @@ sync_locked() {
 	# the quiet UI shows no counts, and the local listing can be long
 	_lcounts=$d/local
 	[ "$ui" = quiet ] && _lcounts=/dev/null
-	OI_ACCT=$qa OI_REFUSALS=$d/refusals OI_SUMMARY=$d/summary OI_LSEP=$_lsep LC_ALL=C awk -F '\t' '
-	BEGIN { a = ENVIRON["OI_ACCT"]; lsep = ENVIRON["OI_LSEP"] }
-	END { print (moved ? "changed" : "same") > ENVIRON["OI_SUMMARY"] }
+	# A plan whose every folder sync-plan found unchanged on both sides
+	# (-T) gives sync-apply nothing to do: it is not started (its start
+	# alone costs more than the rest of such a sync), and its records
+	# (each folder done, nothing in it) are written here instead, and
+	# passed on below as its forwarder would.
+	# (one that logged in early is given the plan: it logs out)
+	_noapply=$d/applied
+	[ $prc = 0 ] && [ -z "$apply_pid" ] || _noapply=
+	OI_ACCT=$qa OI_REFUSALS=$d/refusals OI_SUMMARY=$d/summary OI_LSEP=$_lsep OI_NOAPPLY=$_noapply LC_ALL=C awk -F '\t' '
+	BEGIN { a = ENVIRON["OI_ACCT"]; lsep = ENVIRON["OI_LSEP"]; na = ENVIRON["OI_NOAPPLY"] }
+	END {
+		skip = na != "" && !acts && nfolders == nsame
+		print (moved ? "changed" : "same"), (skip ? "noapply" : "apply") > ENVIRON["OI_SUMMARY"]
+		if (!skip) exit
+		print "#format sync-apply 1.0" > na
+		for (i = 1; i <= nfolders; i++) {
+			print ofolder[i] > na
+			print "end\t" oend[i] "\t0\t0\t0" > na
+		}
+	}
 	FILENAME == ARGV[1] && $1 == "mailbox" && $6 != "unchanged" { moved = 1 }
-	FILENAME == ARGV[3] && !/^#/ && $1 != "account" && $1 != "folder" && $1 != "end" { moved = 1 }
+	FILENAME == ARGV[3] && !/^#/ && $1 != "account" && $1 != "folder" && $1 != "end" { moved = acts = 1 }
 	FILENAME == ARGV[3] && /^# skip / { moved = 1 }
+	FILENAME == ARGV[3] && $1 == "folder" { ofolder[++nfolders] = "folder\t" $4 "\t" $5; oend[nfolders] = $4 }
+	FILENAME == ARGV[3] && /^# .*: nothing to do \(unchanged on both sides since the last complete sync\)$/ { nsame++ }
 	# the local name of a remote one, without a nametrans
 	function lname(r,   o, i, c) {
 		if (lsep == "" || dl[r] == "") return r
@@ -2322,7 +2342,17 @@ sync_locked() {
 	ev syncfolders "$acct"
 	nflag=
 	[ $dryrun = 1 ] && nflag=-n
-	if [ -n "$apply_pid" ]; then
+	lsum=changed lapply=apply
+	read -r lsum lapply 2>/dev/null <"$d/summary"
+	if [ "$lapply" = noapply ]; then
+		# nothing to apply (above): its records are written
+		[ -n "$debug" ] && ev debug "$acct" "$thr" '' "nothing to apply: sync-apply not started"
+		: >"$d/err.apply"
+		while IFS= read -r _l; do
+			printf 'apply\t%s\t%s\n' "$qa" "$_l"
+		done <"$d/applied" >&5
+		rc=0
+	elif [ -n "$apply_pid" ]; then
 		# the plan to the sync-apply that logged in meanwhile
 		cat "$plan" >"$d/plan.fifo" 4>&- 5>&- &
 		feed_pid=$!
@@ -2341,7 +2371,7 @@ sync_locked() {
 		eval "run \"\$d/apply.fifo\" \"\$d/err.apply\" \"\$T_APPLY\" -c \"\$o_config\" $kq $hk $nflag $dflag -a \"\$acct\" \"\$plan\""
 		rc=$?
 	fi
-	wait $fwd_pid
+	[ "$lapply" = noapply ] || wait $fwd_pid
 	[ $rc -gt 128 ] && [ $abort_now = 1 ] && rc=75
 	case $rc in
 	0)
@@ -2359,8 +2389,6 @@ sync_locked() {
 
 	# the listing state: not written again when nothing listed or planned
 	# changed (a no-op sync)
-	lsum=changed
-	read -r lsum 2>/dev/null <"$d/summary"
 	scan_summary
 	if [ $dryrun = 0 ] && [ -d "$metadata/Account-$acct" ]; then
 		if [ $completed = 0 ] || [ "$lsum" != same ] || [ -z "$cflag" ] ||

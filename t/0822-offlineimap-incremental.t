@@ -95,6 +95,22 @@ test_expect_success 'a sync with nothing to do leaves the state file alone' '
 	test_cmp before after
 '
 
+test_expect_success 'nothing to apply: no sync-apply, and the UI says what it would' '
+	offlineimap -c rc -u basic -d maildir >out 2>&1 &&
+	grep -q "nothing to apply: sync-apply not started" out &&
+	! grep -q "running: .*sync-apply" out &&
+	grep "^Syncing " out >got &&
+	test "$(wc -l <got)" = 3 &&
+	offlineimap -c rc -u basic -k Repository_R:earlylogin=yes >out 2>&1 &&
+	grep "^Syncing " out >want &&
+	test_cmp want got &&
+	offlineimap -c rc -u machineui >out 2>&1 &&
+	grep -v "time:" out | sed "s/[0-9][0-9]*:[0-9][0-9]/T/g" >got &&
+	offlineimap -c rc -u machineui -k Repository_R:earlylogin=yes >out 2>&1 &&
+	grep -v "time:" out | sed "s/[0-9][0-9]*:[0-9][0-9]/T/g" >want &&
+	test_cmp want got
+'
+
 test_expect_success 'a skip with the server unchanged still drops the folder from the state' '
 	f=$(ls mail/Other/*/*,U=1,*) &&
 	cp "$f" "${f%/*}/dup.${f##*/}" &&
