@@ -126,13 +126,17 @@ static const char *who;			/* "Repository NAME" */
 static struct config *cfg;
 static struct remote rem;
 static char *repo, **kopts;
+/* -l: the login made at the start, when it failed: told to the first
+ * tool instead of a second attempt */
+static char *early_err;
+static const char *early_code;
 
 static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr, "usage: imap-hold [-d] [-c file] "
 	    "[-k [section:]option=value] (-a account | -r repository)\n"
-	    "                 -s socket [-n max]\n");
+	    "                 -s socket [-l] [-n max]\n");
 	exit(EXIT_FAIL);
 }
 
@@ -964,6 +968,21 @@ lend(struct conn *c, struct client *cl)
 	    "connection\r\n", caps);
 }
 
+/* A failed login: the client is told why (RFC 5530's code: whether
+ * waiting helps); without one (-l), the first client to come is. */
+static void
+login_failed(struct client *cl, const char *code, const char *why)
+{
+	warnx("%s: %s", who, why);
+	if (cl != NULL) {
+		client_refuse(cl, code, why);
+		return;
+	}
+	free(early_err);
+	early_err = xstrdup(why);
+	early_code = code;
+}
+
 /* A new login; NULL (with the client told why) if it failed. */
 static struct conn *
 login(struct client *cl)
@@ -974,16 +993,13 @@ login(struct client *cl)
 	int retry;
 
 	if ((im = remote_connect(&rem, trace, &retry)) == NULL) {
-		warnx("%s: %s", who, rem.err ? rem.err : "cannot log in");
-		/* RFC 5530: whether waiting helps */
-		client_refuse(cl, retry ? "UNAVAILABLE" :
+		login_failed(cl, retry ? "UNAVAILABLE" :
 		    "AUTHENTICATIONFAILED", rem.err ? rem.err :
 		    "cannot log in");
 		return NULL;
 	}
 	if (imap_raw_start(im) == -1) {
-		warnx("%s: %s", who, imap_error(im));
-		client_refuse(cl, "UNAVAILABLE", imap_error(im));
+		login_failed(cl, "UNAVAILABLE", imap_error(im));
 		imap_free(im);
 		return NULL;
 	}
@@ -1037,6 +1053,14 @@ hand_out(void)
 			}
 			if (live >= (size_t)maxconn)
 				return;
+			/* the login at the start failed: that is the
+			 * answer (a wrong password is not tried twice) */
+			if (early_err != NULL) {
+				client_refuse(cl, early_code, early_err);
+				free(early_err);
+				early_err = NULL;
+				continue;
+			}
 			if ((c = login(cl)) == NULL)
 				continue;
 			live++;
@@ -1298,6 +1322,7 @@ quit(int code)
 	}
 	free(conns);
 	free(caps);
+	free(early_err);
 	free(rbuf);
 	free(sockpath);
 	remote_free(&rem);
@@ -1394,11 +1419,14 @@ main(int argc, char *argv[])
 	size_t npfd = 0, i, n, npolled;
 	long v, socktimeout;
 	char *e, *hs = NULL;
-	int ch, nk = 0, watch_stdin = 1;
+	int ch, nk = 0, watch_stdin = 1, lflag = 0;
 
 	signal(SIGPIPE, SIG_IGN);
-	while ((ch = getopt(argc, argv, "a:c:dhk:n:r:s:")) != -1) {
+	while ((ch = getopt(argc, argv, "a:c:dhk:ln:r:s:")) != -1) {
 		switch (ch) {
+		case 'l':
+			lflag = 1;
+			break;
 		case 'a':
 			account = optarg;
 			break;
@@ -1493,6 +1521,10 @@ main(int argc, char *argv[])
 		warn("stdout");
 		quit(EXIT_FAIL);
 	}
+	/* -l: the first connection now, while the tool that will want it
+	 * starts (it waits for the greeting meanwhile) */
+	if (lflag)
+		(void)login(NULL);
 
 	for (;;) {
 		long long now, next;

@@ -414,6 +414,33 @@ test_expect_success 'a wrong password: the borrower gets the reason and fails, t
 	test ! -e w.st && test -S w.sock && test $s = 1
 '
 
+test_expect_success '-l: the login at once, before any borrower; lent to the first' '
+	proxy pl &&
+	hold l -d -c rc.pl -a A -n 1 -l &&
+	wait_line l.err "connection 1 logged in" &&
+	test "$(conns pl)" = 1 &&
+	imap-list -c rc -a A -k "Repository R:holdsocket=$TEST_DIR/l.sock" >out &&
+	grep -q "^folder	" out &&
+	test "$(conns pl)" = 1 &&
+	grep -q "connection 1 lent to client 1" l.err &&
+	kill "$(cat l.feed)" && test "$(hold_status l)" = 0
+'
+
+test_expect_success '-l with a wrong password: the first borrower gets that failure, the next tries again' '
+	proxy pw &&
+	hold lw -c rc.pw -a A -n 1 -l -k Repository_R:remotepass=wrong || exit 9
+	wait_line lw.err "could not log in" &&
+	test "$(conns pw)" = 1 &&
+	imap-list -c rc -a A -k "Repository R:holdsocket=$TEST_DIR/lw.sock" >out 2>err
+	s=$?; cat err
+	grep -q "no connection lent: imap-hold: Repository R: could not log in to 127.0.0.1 as alice: " err &&
+	test "$(conns pw)" = 1 && test $s = 1 &&
+	imap-list -c rc -a A -k "Repository R:holdsocket=$TEST_DIR/lw.sock" >out 2>err
+	s=$?
+	test "$(conns pw)" = 2 && test $s = 1 &&
+	kill "$(cat lw.feed)" && test "$(hold_status lw)" = 0
+'
+
 test_expect_code 75 'a socket with no broker: exit 75, and a clear message' '
 	imap-list -c rc -a A -k "Repository R:holdsocket=$TEST_DIR/none.sock" 2>err
 	s=$?; cat err
