@@ -1713,6 +1713,14 @@ bg_tool() {
 tool_errors() {
 	[ -s "$1" ] || return 0
 	while IFS= read -r _l; do
+		# a login that sharedlogin's imap-hold could not make: said
+		# as the tool says its own
+		if [ -n "${share_sock:-}" ]; then
+			case $_l in
+			*": $share_sock: no connection lent: imap-hold: Repository $a_remote: "*)
+				_l="${_l%%": $share_sock: no connection lent: "*}: ${_l#*": $share_sock: no connection lent: imap-hold: Repository $a_remote: "}" ;;
+			esac
+		fi
 		ev "$2" "$acct" "$thr" "$_l"
 	done <"$1"
 }
@@ -1846,6 +1854,14 @@ acct_load() {
 	[Ff][Aa][Ll][Ss][Ee] | [Nn][Oo] | [Oo][Ff][Ff] | 0) a_early=0 ;;
 	*)
 		ev error "$acct" "$thr" "Repository $a_remote: earlylogin = $a_early is not auto, yes or no"
+		return 1 ;;
+	esac
+	# sharedlogin (ours): imap-list and sync-apply share one login
+	case ${rr_sharedlogin:-yes} in
+	[Tt][Rr][Uu][Ee] | [Yy][Ee][Ss] | [Oo][Nn] | 1) a_share=1 ;;
+	[Ff][Aa][Ll][Ss][Ee] | [Nn][Oo] | [Oo][Ff][Ff] | 0) a_share=0 ;;
+	*)
+		ev error "$acct" "$thr" "Repository $a_remote: sharedlogin = $rr_sharedlogin is not yes or no"
 		return 1 ;;
 	esac
 	# idlefolders: IMAP IDLE between syncs, in a daemon (as OfflineIMAP)
@@ -2040,7 +2056,7 @@ hold_check() {
 	eval "_hp=\${holdpid_$ai:-}"
 	_hs=$d/hold.sock
 	if [ -n "$_hp" ] && kill -0 "$_hp" 2>/dev/null && [ -S "$_hs" ]; then
-		hk="-k $(shq "Repository $a_remote:holdsocket=$_hs")"
+		hold_k="Repository $a_remote:holdsocket=$_hs" hk='-k "$hold_k"'
 		return 0
 	fi
 	if [ -n "$_hp" ]; then
@@ -2067,7 +2083,7 @@ hold_check() {
 	done
 	if [ -S "$_hs" ]; then
 		ev debug "$acct" "$thr" imap "holdconnectionopen: imap-hold $_hp holds the connections"
-		hk="-k $(shq "Repository $a_remote:holdsocket=$_hs")"
+		hold_k="Repository $a_remote:holdsocket=$_hs" hk='-k "$hold_k"'
 	else
 		ev warn "$acct" "$thr" "holdconnectionopen: imap-hold did not start ($(cat "$d/hold.err" 2>/dev/null)); each sync logs in"
 	fi
@@ -2083,12 +2099,59 @@ hold_stop() {
 	hold_pids=
 }
 
+# ---- sharedlogin: one login for the listing and sync-apply ----
+
+# share_spawn: unless holdconnectionopen holds the connections, an
+# imap-hold for this sync alone (-n 1), so that sync-apply goes on with
+# the connection imap-list logged in with, instead of a login of its own
+# (the server's work and round trips that are most of a small sync).
+# Started before the lock is taken, to start meanwhile: it does nothing
+# until a tool connects.  Its standard input is the lock's FIFO: it ends
+# with the lock, and with this shell.  Not with -d or -P (each tool's
+# own login is traced); when it cannot start, each tool logs in itself.
+share_pid=
+share_sock=
+share_spawn() {
+	share_pid= share_sock=
+	[ "$a_share" = 1 ] && [ -z "$debug$o_profile" ] && [ -p "$d/share.out" ] || return 0
+	[ "$a_refresh" -ge 0 ] && is_true "${rr_holdconnectionopen:-no}" && return 0
+	# (it logs in at once, -l, unless the password may be asked for:
+	# not before the lock is ours)
+	_sl=
+	[ -n "${rr_remotepass+x}${rr_remotepassfile+x}${rr_preauthtunnel+x}" ] && _sl=-l
+	eval "set -- \"\$T_HOLD\" -c \"\$o_config\" $kq -a \"\$acct\" -s \"\$d/share.sock\" -n 1 $_sl"
+	"$@" <"$d/lock.in" >"$d/share.out" 2>"$d/share.err" 4>&- 5>&- 8>&- 9>&- &
+	share_pid=$!
+}
+
+# share_ready: after lock_take, whether or not it took the lock (until
+# its "ready" line is read, imap-hold waits to open the FIFO).
+share_ready() {
+	[ -n "$share_pid" ] || return 0
+	_r=
+	read -r _r _rest <"$d/share.out"
+	if [ "$_r" = ready ] && [ -n "$lock_pid" ]; then
+		share_sock=$d/share.sock
+	else
+		[ -n "$lock_pid" ] &&
+			ev warn "$acct" "$thr" "sharedlogin: imap-hold did not start ($(cat "$d/share.err" 2>/dev/null)); each tool logs in"
+		share_stop
+	fi
+}
+
+# share_stop: after lock_give, which ended its input: it logs out.
+share_stop() {
+	[ -n "$share_pid" ] || return 0
+	wait_pid "$share_pid"
+	share_pid= share_sock=
+}
+
 # One sync of an account: sets $arc (0, 1, 2, 75).
 sync_account() {
 	arc=0
 	d=$W/a$ai
 	# the account's work directory and its FIFOs, at its first sync
-	[ -d "$d" ] || { mkdir "$d" && mkfifo "$d/lock.in" "$d/lock.out" "$d/apply.fifo" "$d/plan.fifo"; }
+	[ -d "$d" ] || { mkdir "$d" && mkfifo "$d/lock.in" "$d/lock.out" "$d/apply.fifo" "$d/plan.fifo" "$d/share.out"; }
 	ev acct "$acct"
 	if [ $dryrun = 0 ]; then
 		# as OfflineIMAP: the metadata directories 0700, the Maildir root
@@ -2106,8 +2169,11 @@ sync_account() {
 	fi
 	locked=0
 	if [ $arc = 0 ] && [ -d "$metadata" ]; then
+		share_spawn
 		lock_take "$metadata/$acct.lock"
-		case $? in
+		_lt=$?
+		share_ready
+		case $_lt in
 		0) locked=1 ;;
 		75)
 			ev error "$acct" "$thr" "Could not lock account $acct. Is another instance using this account?"
@@ -2126,6 +2192,7 @@ sync_account() {
 		[ $abort_now = 1 ] && [ $completed = 0 ] && [ $arc = 0 ] && arc=75
 	fi
 	lock_give
+	share_stop
 	ev acctdone "$acct"
 }
 
@@ -2173,6 +2240,9 @@ sync_locked() {
 	dflag=
 	debug_on imap && dflag=-d
 	hold_check
+	# (expanded by the eval that runs the tool: no quoting to do)
+	share_k="Repository $a_remote:holdsocket=$share_sock"
+	[ -z "$hk" ] && [ -n "$share_sock" ] && hk='-k "$share_k"'
 	# incremental: the state of the folders whose last sync was complete
 	# (below) spares the listing of all that did not change since
 	# (and of the Maildir: maildir-scan -C copies the listing of a folder
@@ -2198,7 +2268,7 @@ sync_locked() {
 	# could ask twice (imap-hold, which has its own, asks once).
 	# A connection that imap-hold lends costs no login: always early.
 	if [ $dryrun = 0 ] && [ -z "$debug$o_profile" ] && [ -p "$d/plan.fifo" ] &&
-	    { [ $a_early = 1 ] || [ -n "$hk" ]; } &&
+	    [ -z "$share_sock" ] && { [ $a_early = 1 ] || [ -n "$hk" ]; } &&
 	    [ -n "${rr_remotepass+x}${rr_remotepassfile+x}${rr_preauthtunnel+x}$hk" ]; then
 		fwd_start
 		eval "bg_tool \"\$d/apply.fifo\" \"\$d/err.apply\" \"\$T_APPLY\" -c \"\$o_config\" $kq $hk -p -a \"\$acct\" \"\$d/plan.fifo\""
@@ -2284,7 +2354,7 @@ sync_locked() {
 	BEGIN { a = ENVIRON["OI_ACCT"]; lsep = ENVIRON["OI_LSEP"]; na = ENVIRON["OI_NOAPPLY"] }
 	END {
 		skip = na != "" && !acts && nfolders == nsame
-		print (moved ? "changed" : "same"), (skip ? "noapply" : "apply") > ENVIRON["OI_SUMMARY"]
+		printf "%s %s %.0f\n", (moved ? "changed" : "same"), (skip ? "noapply" : "apply"), fbytes > ENVIRON["OI_SUMMARY"]
 		if (!skip) exit
 		print "#format sync-apply 1.0" > na
 		for (i = 1; i <= nfolders; i++) {
@@ -2295,6 +2365,7 @@ sync_locked() {
 	FILENAME == ARGV[1] && $1 == "mailbox" && $6 != "unchanged" { moved = 1 }
 	FILENAME == ARGV[3] && !/^#/ && $1 != "account" && $1 != "folder" && $1 != "end" { moved = acts = 1 }
 	FILENAME == ARGV[3] && /^# skip / { moved = 1 }
+	FILENAME == ARGV[3] && $1 == "fetch" { fbytes += $4 }
 	FILENAME == ARGV[3] && $1 == "folder" { ofolder[++nfolders] = "folder\t" $4 "\t" $5; oend[nfolders] = $4 }
 	FILENAME == ARGV[3] && /^# .*: nothing to do \(unchanged on both sides since the last complete sync\)$/ { nsame++ }
 	# the local name of a remote one, without a nametrans
@@ -2342,8 +2413,13 @@ sync_locked() {
 	ev syncfolders "$acct"
 	nflag=
 	[ $dryrun = 1 ] && nflag=-n
-	lsum=changed lapply=apply
-	read -r lsum lapply 2>/dev/null <"$d/summary"
+	lsum=changed lapply=apply lbytes=0
+	read -r lsum lapply lbytes 2>/dev/null <"$d/summary"
+	# sharedlogin: a plan that downloads much (an initial sync) is not
+	# worth the relay through imap-hold (measured: 190 MB 25% slower);
+	# a login of its own costs as much as relaying some 20 MB
+	ahk=$hk
+	[ -n "$share_sock" ] && [ "${#lbytes}" -gt 7 ] && [ "$lbytes" -gt 20000000 ] && ahk=
 	if [ "$lapply" = noapply ]; then
 		# nothing to apply (above): its records are written
 		[ -n "$debug" ] && ev debug "$acct" "$thr" '' "nothing to apply: sync-apply not started"
@@ -2368,7 +2444,7 @@ sync_locked() {
 	else
 		[ -p "$d/apply.fifo" ] || mkfifo "$d/apply.fifo" || { arc=1; return; }
 		fwd_start
-		eval "run \"\$d/apply.fifo\" \"\$d/err.apply\" \"\$T_APPLY\" -c \"\$o_config\" $kq $hk $nflag $dflag -a \"\$acct\" \"\$plan\""
+		eval "run \"\$d/apply.fifo\" \"\$d/err.apply\" \"\$T_APPLY\" -c \"\$o_config\" $kq $ahk $nflag $dflag -a \"\$acct\" \"\$plan\""
 		rc=$?
 	fi
 	[ "$lapply" = noapply ] || wait $fwd_pid

@@ -186,6 +186,8 @@ const struct opt_def opt_table[] = {
 	    "imap-hold(1) socket lending the connection (ours; set by the driver)" },
 	{ R, IMAPT, "earlylogin", OPT_STRING, DF_PLAIN, "auto",
 	    "sync-apply logs in beside the listings (ours; auto: not on loopback)" },
+	{ R, IMAPT, "sharedlogin", OPT_BOOL, DF_PLAIN, "yes",
+	    "imap-list and sync-apply share one login per sync (ours)" },
 	{ R, IMAPT, "keepalive", OPT_INT, DF_PLAIN, "0",
 	    "seconds between NOOPs (1740 with idlefolders)" },
 	{ R, IMAPT, "expunge", OPT_BOOL, DF_PLAIN, "yes",

@@ -16,6 +16,8 @@ dovecot_fill alice Other 2 >/dev/null || bail_out fill
 dc_rc rc </dev/null || bail_out rc
 export DC_PORT
 st=meta/Account-A/imap-list.state
+# earlylogin is about a second login: without sharedlogin
+NS=Repository_R:sharedlogin=no
 
 # "folder uid flags" of every message file, sorted
 files() {
@@ -51,7 +53,7 @@ test_expect_success 'a first sync lists everything and saves the state' '
 
 test_expect_success 'earlylogin = yes: sync-apply logs in beside the listing, out when idle' '
 	: >"$DC_DIR/dovecot.log" &&
-	offlineimap -c rc -u quiet -k Repository_R:earlylogin=yes &&
+	offlineimap -c rc -u quiet -k "$NS" -k Repository_R:earlylogin=yes &&
 	test "$(grep -c "Login: user=<alice>" "$DC_DIR/dovecot.log")" = 2 &&
 	test "$(grep -c "Disconnected: Logged out" "$DC_DIR/dovecot.log")" = 2
 '
@@ -62,7 +64,7 @@ test_expect_success 'earlylogin = auto, server on 127.0.0.1: one login when noth
 	offlineimap -c rc -u quiet &&
 	test "$(grep -c "Login: user=<alice>" "$DC_DIR/dovecot.log")" = 1 &&
 	: >"$DC_DIR/dovecot.log" &&
-	offlineimap -c rc -u quiet -k Repository_R:earlylogin=no &&
+	offlineimap -c rc -u quiet -k "$NS" -k Repository_R:earlylogin=no &&
 	test "$(grep -c "Login: user=<alice>" "$DC_DIR/dovecot.log")" = 1
 '
 
@@ -74,7 +76,7 @@ test_expect_success 'earlylogin = maybe: an error naming the option' '
 '
 
 test_expect_success 'a failed listing stops the early sync-apply: nothing left running' '
-	offlineimap -c rc -u quiet -k Repository_R:earlylogin=yes -k Repository_R:remotepass=wrong >out 2>&1;
+	offlineimap -c rc -u quiet -k "$NS" -k Repository_R:earlylogin=yes -k Repository_R:remotepass=wrong >out 2>&1;
 	s=$?
 	sleep 0.2
 	! pgrep -f "sync-apply -c rc" &&
@@ -101,12 +103,12 @@ test_expect_success 'nothing to apply: no sync-apply, and the UI says what it wo
 	! grep -q "running: .*sync-apply" out &&
 	grep "^Syncing " out >got &&
 	test "$(wc -l <got)" = 3 &&
-	offlineimap -c rc -u basic -k Repository_R:earlylogin=yes >out 2>&1 &&
+	offlineimap -c rc -u basic -k "$NS" -k Repository_R:earlylogin=yes >out 2>&1 &&
 	grep "^Syncing " out >want &&
 	test_cmp want got &&
 	offlineimap -c rc -u machineui >out 2>&1 &&
 	grep -v "time:" out | sed "s/[0-9][0-9]*:[0-9][0-9]/T/g" >got &&
-	offlineimap -c rc -u machineui -k Repository_R:earlylogin=yes >out 2>&1 &&
+	offlineimap -c rc -u machineui -k "$NS" -k Repository_R:earlylogin=yes >out 2>&1 &&
 	grep -v "time:" out | sed "s/[0-9][0-9]*:[0-9][0-9]/T/g" >want &&
 	test_cmp want got
 '
@@ -278,11 +280,19 @@ test_expect_success 'with a password command, no early login (one prompt at a ti
 	sed "/^remotepass =/d" rc >rc.cmd &&
 	echo "remotepasscmd = echo $pw" >>rc.cmd &&
 	f=$(ls mail/Work/cur/*,U=2,*:2,S) && mv "$f" "$(echo "$f" | sed "s/:2,S$/:2,FS/")" &&
-	offlineimap -c rc.cmd -u quiet &&
+	offlineimap -c rc.cmd -u quiet -k "$NS" &&
 	test "$(grep -c "Login: user=<alice>" "$DC_DIR/dovecot.log")" = 2 &&
 	files >got && server >want && test_cmp want got &&
-	offlineimap -c rc.cmd -u quiet &&
+	offlineimap -c rc.cmd -u quiet -k "$NS" &&
 	test "$(grep -c "Login: user=<alice>" "$DC_DIR/dovecot.log")" = 3
+'
+
+test_expect_success 'with a password command and sharedlogin: one login for both tools' '
+	: >"$DC_DIR/dovecot.log" &&
+	f=$(ls mail/Work/cur/*,U=2,*:2,FS) && mv "$f" "$(echo "$f" | sed "s/:2,FS$/:2,S/")" &&
+	offlineimap -c rc.cmd -u quiet &&
+	test "$(grep -c "Login: user=<alice>" "$DC_DIR/dovecot.log")" = 1 &&
+	files >got && server >want && test_cmp want got
 '
 
 test_done
