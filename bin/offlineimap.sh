@@ -1233,7 +1233,23 @@ BEGIN {
 END { if (bl && !bl_done && bl_nprev) bl_draw(1) }'
 
 ui_start() {
-	mkfifo "$W/ui" || die "cannot create a FIFO in $W"
+	# with the FIFOs of the accounts named (their number at most: the
+	# rest are made when needed), one process for all
+	IFS=,
+	set -f
+	# shellcheck disable=SC2086
+	set -- ${o_accounts:-${g_accounts-}}
+	set +f
+	unset IFS
+	_n=$#
+	[ "$_n" -gt 16 ] && _n=16
+	set -- "$W/ui"
+	_i=1
+	while [ $_i -le "$_n" ]; do
+		set -- "$@" "$W/a$_i.lock.in" "$W/a$_i.lock.out" "$W/a$_i.apply.fifo" "$W/a$_i.plan.fifo" "$W/a$_i.share.out"
+		_i=$((_i + 1))
+	done
+	mkfifo "$@" || die "cannot create a FIFO in $W"
 	# strings reach awk through the environment: -v would read escapes
 	case $ui in
 	ttyui | blinkenlights) exec 6>&2 ;;
@@ -1597,28 +1613,28 @@ mb_folders() {
 			n = substr($0, 3); sub(/: skipped by -q.*/, "", n)
 			print "R\t" n "\t" delim[n]
 		}
-	}' "$d/remote" "$1" >"$d/mb.kinds" || return 1
-	grep "^R$TAB" "$d/mb.kinds" | cut -f2 >"$d/mb.remote"
+	}' "$d.remote" "$1" >"$d.mb.kinds" || return 1
+	grep "^R$TAB" "$d.mb.kinds" | cut -f2 >"$d.mb.remote"
 	_lsep=.
-	if [ -s "$d/mb.remote" ]; then
+	if [ -s "$d.mb.remote" ]; then
 		_lsep=${lr_sep:-.}
 		if [ -n "${rr_nametrans:-}" ]; then
 			if ! have_python; then
 				ev warn "$acct" "$thr" "mbnames: the remote nametrans needs python3: folders skipped or refused are left out"
-				: >"$d/mb.remote"
+				: >"$d.mb.remote"
 			elif ! OI_NT=$rr_nametrans OI_PYTHONFILE=$pythonfile python3 -c "$py_globals"'
 import os, sys
 nt = eval(os.environ["OI_NT"], g)
 for n in sys.stdin.buffer.read().decode("utf-8", "surrogateescape").split("\n")[:-1]:
     sys.stdout.buffer.write(nt(n).encode("utf-8", "surrogateescape") + b"\n")' \
-			    <"$d/mb.remote" >"$d/mb.visible"; then
+			    <"$d.mb.remote" >"$d.mb.visible"; then
 				return 1
 			fi
 		else
-			cp "$d/mb.remote" "$d/mb.visible"
+			cp "$d.mb.remote" "$d.mb.visible"
 		fi
 	fi
-	: >>"$d/mb.visible"
+	: >>"$d.mb.visible"
 	OI_LSEP=$_lsep LC_ALL=C awk -F '\t' '
 	FILENAME == ARGV[1] { vis[++nv] = $0; next }
 	$1 == "L" { print $2; next }
@@ -1629,8 +1645,8 @@ for n in sys.stdin.buffer.read().decode("utf-8", "surrogateescape").split("\n")[
 			o = o (c == dl ? ENVIRON["OI_LSEP"] : c)
 		}
 		print o
-	}' "$d/mb.visible" "$d/mb.kinds" | awk '!seen[$0]++'
-	rm -f "$d/mb.visible"
+	}' "$d.mb.visible" "$d.mb.kinds" | awk '!seen[$0]++'
+	rm -f "$d.mb.visible"
 }
 
 # ---- running tools ----
@@ -1734,13 +1750,13 @@ hook() {
 	ev callhook "$acct" "Calling hook: $2"
 	[ $dryrun = 1 ] && return 0
 	echo "account $acct: $1" >"$W/state.$lane"
-	OFFLINEIMAPSYNCMODE=$syncmode sh -c "$2" </dev/null >"$d/hook.out" 2>"$d/hook.err" 4>&- 5>&- &
+	OFFLINEIMAPSYNCMODE=$syncmode sh -c "$2" </dev/null >"$d.hook.out" 2>"$d.hook.err" 4>&- 5>&- &
 	_hp=$!
 	wait_pid $_hp
 	_hrc=$?
 	# the outputs whole, trailing newlines kept
-	_ho=$(cat "$d/hook.out"; echo x)
-	_he=$(cat "$d/hook.err"; echo x)
+	_ho=$(cat "$d.hook.out"; echo x)
+	_he=$(cat "$d.hook.err"; echo x)
 	ev callhook "$acct" "Hook stdout: ${_ho%x}${NL}Hook stderr:${_he%x}$NL"
 	ev callhook "$acct" "Hook return code: $_hrc"
 }
@@ -1748,13 +1764,13 @@ hook() {
 # lock_take / lock_give: the account lock, held by offlineimap-lock for as
 # long as this shell keeps fd 4 (its standard input) open.
 lock_take() {
-	[ -p "$d/lock.in" ] || mkfifo "$d/lock.in" "$d/lock.out" || return 1
+	[ -p "$d.lock.in" ] || mkfifo "$d.lock.in" "$d.lock.out" || return 1
 	# its lifetime is that of fd 4 alone: no signal ends it early
-	(trap '' HUP INT TERM; exec "$T_LOCK" -f "$1") <"$d/lock.in" >"$d/lock.out" 2>"$d/lock.err" 5>&- &
+	(trap '' HUP INT TERM; exec "$T_LOCK" -f "$1") <"$d.lock.in" >"$d.lock.out" 2>"$d.lock.err" 5>&- &
 	lock_pid=$!
-	exec 4>"$d/lock.in"
+	exec 4>"$d.lock.in"
 	_lk=
-	read -r _lk <"$d/lock.out"
+	read -r _lk <"$d.lock.out"
 	case $_lk in
 	locked*) return 0 ;;
 	esac
@@ -1874,13 +1890,13 @@ acct_load() {
 }
 
 # fwd_start: sync-apply's records, from its FIFO to the UI (prefixed with
-# the account) and to $d/applied.
+# the account) and to $d.applied.
 fwd_start() {
-	: >"$d/applied"
+	: >"$d.applied"
 	# shellcheck disable=SC2086
-	OI_PRE="apply$TAB$qa" LC_ALL=C awk $AWKI -v copy="$d/applied" \
+	OI_PRE="apply$TAB$qa" LC_ALL=C awk $AWKI -v copy="$d.applied" \
 	    'BEGIN { pre = ENVIRON["OI_PRE"] } { print pre "\t" $0; fflush(); print > copy }' \
-	    <"$d/apply.fifo" >&5 4>&- &
+	    <"$d.apply.fifo" >&5 4>&- &
 	fwd_pid=$!
 }
 
@@ -1896,7 +1912,7 @@ apply_stop() {
 	apply_pid=
 }
 
-# list_remote FOLDER...: imap-list into $d/remote ($cflag: incremental);
+# list_remote FOLDER...: imap-list into $d.remote ($cflag: incremental);
 # fails when the sync cannot go on ($arc set).
 list_remote() {
 	if [ -n "$list_pid" ]; then
@@ -1907,18 +1923,18 @@ list_remote() {
 		_lrc=$?
 		tool_pid= tool_name= list_pid=
 	else
-		eval "run \"\$d/remote\" \"\$d/err.list\" \"\$T_LIST\" -c \"\$o_config\" $kq $hk $dflag $cflag -a \"\$acct\" -D -m \"\$@\""
+		eval "run \"\$d.remote\" \"\$d.err.list\" \"\$T_LIST\" -c \"\$o_config\" $kq $hk $dflag $cflag -a \"\$acct\" -D -m \"\$@\""
 		_lrc=$?
 	fi
 	if [ $_lrc != 0 ]; then
 		scan_reap
-		tool_errors "$d/err.list" error
+		tool_errors "$d.err.list" error
 		if [ $_lrc = 75 ]; then
 			arc=75
 			return 1
 		fi
 		arc=1
-		grep -q '^end	' "$d/remote" || return 1
+		grep -q '^end	' "$d.remote" || return 1
 	fi
 	[ $abort_now = 1 ] && { scan_reap; return 1; }
 	return 0
@@ -1941,11 +1957,11 @@ scan_reap() {
 # the plan did not look at (-q, -f) keep theirs.  A state older than the
 # status only makes a listing longer.
 state_save() {
-	: >>"$d/applied"
+	: >>"$d.applied"
 	[ -f "$lstate" ] || : >"$lstate"
-	: >"$d/lkeep"
-	: >"$d/lall"
-	OI_LKEEP=$d/lkeep OI_LALL=$d/lall LC_ALL=C awk -F '\t' '
+	: >"$d.lkeep"
+	: >"$d.lall"
+	OI_LKEEP=$d.lkeep OI_LALL=$d.lall LC_ALL=C awk -F '\t' '
 	FILENAME == ARGV[1] && $1 == "mailbox" { old[$8] = $0 }
 	FILENAME == ARGV[2] && $1 == "mailbox" { lst[$8] = $0; mode[$8] = $6 }
 	FILENAME == ARGV[2] && $1 == "end" { whole[$3] = 1 }
@@ -1982,7 +1998,7 @@ state_save() {
 			}
 		}
 		print all, n > ENVIRON["OI_LALL"]
-	}' "$lstate" "$d/remote" "$plan" "$d/applied" >"$lstate.new" 2>/dev/null || {
+	}' "$lstate" "$d.remote" "$plan" "$d.applied" >"$lstate.new" 2>/dev/null || {
 		rm -f "$lstate" "$lstate.new"
 		return
 	}
@@ -1999,7 +2015,7 @@ state_save() {
 # state", lfolders=M and lsame=1 when N is M.
 scan_summary() {
 	_h= _s= lsame=0 lfolders=
-	[ -n "$sflag" ] && [ -f "$d/local" ] && { read -r _h; read -r _s; } 2>/dev/null <"$d/local"
+	[ -n "$sflag" ] && [ -f "$d.local" ] && { read -r _h; read -r _s; } 2>/dev/null <"$d.local"
 	set -f
 	# shellcheck disable=SC2086
 	set -- $_s
@@ -2024,12 +2040,12 @@ local_save() {
 	[ $completed = 1 ] && [ "$lsum" = same ] && [ -n "$cflag" ] &&
 		[ $lsame = 1 ] && return 0
 	_all=
-	read -r _all _n 2>/dev/null <"$d/lall"
+	read -r _all _n 2>/dev/null <"$d.lall"
 	# every local folder planned and synced completely: the listing
 	# itself (else only those folders' blocks)
 	[ "$_all" = all ] && [ "$_n" = "$lfolders" ] || _all=some
 	if [ "$_all" = all ]; then
-		cp -f "$d/local" "$sstate.new" 2>/dev/null
+		cp -f "$d.local" "$sstate.new" 2>/dev/null
 	else
 		[ -f "$sstate" ] || : >"$sstate"
 		LC_ALL=C awk -F '\t' '
@@ -2039,7 +2055,7 @@ local_save() {
 		$1 == "mailbox" { keep = FILENAME == ARGV[2] ? !($5 in st) : st[$5] == "ok" }
 		$1 == "error" { keep = 0; next }
 		keep { print }
-		$1 == "end" { keep = 0 }' "$d/lkeep" "$sstate" "$d/local" >"$sstate.new" 2>/dev/null
+		$1 == "end" { keep = 0 }' "$d.lkeep" "$sstate" "$d.local" >"$sstate.new" 2>/dev/null
 	fi && mv -f "$sstate.new" "$sstate" || rm -f "$sstate" "$sstate.new"
 }
 
@@ -2054,7 +2070,7 @@ hold_check() {
 	hk=
 	[ "$a_refresh" -ge 0 ] && is_true "${rr_holdconnectionopen:-no}" || return 0
 	eval "_hp=\${holdpid_$ai:-}"
-	_hs=$d/hold.sock
+	_hs=$d.hold.sock
 	if [ -n "$_hp" ] && kill -0 "$_hp" 2>/dev/null && [ -S "$_hs" ]; then
 		hold_k="Repository $a_remote:holdsocket=$_hs" hk='-k "$hold_k"'
 		return 0
@@ -2062,7 +2078,7 @@ hold_check() {
 	if [ -n "$_hp" ]; then
 		kill -TERM "$_hp" 2>/dev/null
 		wait "$_hp" 2>/dev/null
-		tool_errors "$d/hold.err" warn
+		tool_errors "$d.hold.err" warn
 	fi
 	if [ ! -p "$W/hold.$lane" ]; then
 		mkfifo "$W/hold.$lane" && exec 8<>"$W/hold.$lane" || return 0
@@ -2071,7 +2087,7 @@ hold_check() {
 	# (started directly: a shell in between would keep the lane's FIFOs
 	# open, the lock's among them)
 	eval "set -- \"\$T_HOLD\" -c \"\$o_config\" $kq -a \"\$acct\" -s \"\$_hs\""
-	"$@" <"$W/hold.$lane" >"$d/hold.out" 2>"$d/hold.err" 4>&- 5>&- 8>&- 9>&- &
+	"$@" <"$W/hold.$lane" >"$d.hold.out" 2>"$d.hold.err" 4>&- 5>&- 8>&- 9>&- &
 	_hp=$!
 	eval "holdpid_$ai=\$_hp"
 	hold_pids="$hold_pids $_hp"
@@ -2085,7 +2101,7 @@ hold_check() {
 		ev debug "$acct" "$thr" imap "holdconnectionopen: imap-hold $_hp holds the connections"
 		hold_k="Repository $a_remote:holdsocket=$_hs" hk='-k "$hold_k"'
 	else
-		ev warn "$acct" "$thr" "holdconnectionopen: imap-hold did not start ($(cat "$d/hold.err" 2>/dev/null)); each sync logs in"
+		ev warn "$acct" "$thr" "holdconnectionopen: imap-hold did not start ($(cat "$d.hold.err" 2>/dev/null)); each sync logs in"
 	fi
 }
 
@@ -2113,14 +2129,14 @@ share_pid=
 share_sock=
 share_spawn() {
 	share_pid= share_sock=
-	[ "$a_share" = 1 ] && [ -z "$debug$o_profile" ] && [ -p "$d/share.out" ] || return 0
+	[ "$a_share" = 1 ] && [ -z "$debug$o_profile" ] && [ -p "$d.share.out" ] || return 0
 	[ "$a_refresh" -ge 0 ] && is_true "${rr_holdconnectionopen:-no}" && return 0
 	# (it logs in at once, -l, unless the password may be asked for:
 	# not before the lock is ours)
 	_sl=
 	[ -n "${rr_remotepass+x}${rr_remotepassfile+x}${rr_preauthtunnel+x}" ] && _sl=-l
-	eval "set -- \"\$T_HOLD\" -c \"\$o_config\" $kq -a \"\$acct\" -s \"\$d/share.sock\" -n 1 $_sl"
-	"$@" <"$d/lock.in" >"$d/share.out" 2>"$d/share.err" 4>&- 5>&- 8>&- 9>&- &
+	eval "set -- \"\$T_HOLD\" -c \"\$o_config\" $kq -a \"\$acct\" -s \"\$d.share.sock\" -n 1 $_sl"
+	"$@" <"$d.lock.in" >"$d.share.out" 2>"$d.share.err" 4>&- 5>&- 8>&- 9>&- &
 	share_pid=$!
 }
 
@@ -2129,12 +2145,12 @@ share_spawn() {
 share_ready() {
 	[ -n "$share_pid" ] || return 0
 	_r=
-	read -r _r _rest <"$d/share.out"
+	read -r _r _rest <"$d.share.out"
 	if [ "$_r" = ready ] && [ -n "$lock_pid" ]; then
-		share_sock=$d/share.sock
+		share_sock=$d.share.sock
 	else
 		[ -n "$lock_pid" ] &&
-			ev warn "$acct" "$thr" "sharedlogin: imap-hold did not start ($(cat "$d/share.err" 2>/dev/null)); each tool logs in"
+			ev warn "$acct" "$thr" "sharedlogin: imap-hold did not start ($(cat "$d.share.err" 2>/dev/null)); each tool logs in"
 		share_stop
 	fi
 }
@@ -2150,8 +2166,9 @@ share_stop() {
 sync_account() {
 	arc=0
 	d=$W/a$ai
-	# the account's work directory and its FIFOs, at its first sync
-	[ -d "$d" ] || { mkdir "$d" && mkfifo "$d/lock.in" "$d/lock.out" "$d/apply.fifo" "$d/plan.fifo" "$d/share.out"; }
+	# the account's FIFOs (its files in $W are named $d.*), unless
+	# ui_start made them
+	[ -p "$d.lock.in" ] || mkfifo "$d.lock.in" "$d.lock.out" "$d.apply.fifo" "$d.plan.fifo" "$d.share.out"
 	ev acct "$acct"
 	if [ $dryrun = 0 ]; then
 		# as OfflineIMAP: the metadata directories 0700, the Maildir root
@@ -2177,10 +2194,10 @@ sync_account() {
 		0) locked=1 ;;
 		75)
 			ev error "$acct" "$thr" "Could not lock account $acct. Is another instance using this account?"
-			tool_errors "$d/lock.err" debug
+			tool_errors "$d.lock.err" debug
 			arc=75 ;;
 		*)
-			ev error "$acct" "$thr" "Could not lock account $acct: $(cat "$d/lock.err")"
+			ev error "$acct" "$thr" "Could not lock account $acct: $(cat "$d.lock.err")"
 			arc=1 ;;
 		esac
 	fi
@@ -2258,7 +2275,7 @@ sync_locked() {
 	# the remote listing first: its login is the longest step
 	list_pid=
 	if [ -z "$debug$o_profile" ]; then
-		eval "bg_tool \"\$d/remote\" \"\$d/err.list\" \"\$T_LIST\" -c \"\$o_config\" $kq $hk $cflag -a \"\$acct\" -D -m \"\$@\""
+		eval "bg_tool \"\$d.remote\" \"\$d.err.list\" \"\$T_LIST\" -c \"\$o_config\" $kq $hk $cflag -a \"\$acct\" -D -m \"\$@\""
 		list_pid=$bg_pid
 	fi
 	# sync-apply logs in while the listings are made (-p), and reads the
@@ -2267,16 +2284,16 @@ sync_locked() {
 	# Not with a password that a command or a prompt gives: two at once
 	# could ask twice (imap-hold, which has its own, asks once).
 	# A connection that imap-hold lends costs no login: always early.
-	if [ $dryrun = 0 ] && [ -z "$debug$o_profile" ] && [ -p "$d/plan.fifo" ] &&
+	if [ $dryrun = 0 ] && [ -z "$debug$o_profile" ] && [ -p "$d.plan.fifo" ] &&
 	    [ -z "$share_sock" ] && { [ $a_early = 1 ] || [ -n "$hk" ]; } &&
 	    [ -n "${rr_remotepass+x}${rr_remotepassfile+x}${rr_preauthtunnel+x}$hk" ]; then
 		fwd_start
-		eval "bg_tool \"\$d/apply.fifo\" \"\$d/err.apply\" \"\$T_APPLY\" -c \"\$o_config\" $kq $hk -p -a \"\$acct\" \"\$d/plan.fifo\""
+		eval "bg_tool \"\$d.apply.fifo\" \"\$d.err.apply\" \"\$T_APPLY\" -c \"\$o_config\" $kq $hk -p -a \"\$acct\" \"\$d.plan.fifo\""
 		apply_pid=$bg_pid
 	fi
 	scan_pid=
 	if [ -d "$a_root" ] && [ -z "$debug$o_profile" ]; then
-		eval "bg_tool \"\$d/local\" \"\$d/err.scan\" \"\$T_SCAN\" -c \"\$o_config\" $kq $sflag -a \"\$acct\" -m"
+		eval "bg_tool \"\$d.local\" \"\$d.err.scan\" \"\$T_SCAN\" -c \"\$o_config\" $kq $sflag -a \"\$acct\" -m"
 		scan_pid=$bg_pid
 	fi
 	list_remote "$@" || return
@@ -2287,21 +2304,21 @@ sync_locked() {
 			rc=$?
 			scan_pid=
 		else
-			eval "run \"\$d/local\" \"\$d/err.scan\" \"\$T_SCAN\" -c \"\$o_config\" $kq $sflag -a \"\$acct\" -m"
+			eval "run \"\$d.local\" \"\$d.err.scan\" \"\$T_SCAN\" -c \"\$o_config\" $kq $sflag -a \"\$acct\" -m"
 			rc=$?
 		fi
 		if [ $rc != 0 ]; then
-			tool_errors "$d/err.scan" error
+			tool_errors "$d.err.scan" error
 			arc=1
-			grep -q '^#format' "$d/local" || return
+			grep -q '^#format' "$d.local" || return
 		else
-			tool_errors "$d/err.scan" warn
+			tool_errors "$d.err.scan" warn
 		fi
 	else
 		# a dry run changes nothing, not even by creating the root
-		: >"$d/local"
+		: >"$d.local"
 	fi
-	debug_on maildir && ev debug "$acct" "$thr" maildir "$(grep -c '^msg	' "$d/local") local messages in $(grep -c '^mailbox	' "$d/local") folders"
+	debug_on maildir && ev debug "$acct" "$thr" maildir "$(grep -c '^msg	' "$d.local") local messages in $(grep -c '^mailbox	' "$d.local") folders"
 	[ $abort_now = 1 ] && return
 
 	qflag=
@@ -2313,9 +2330,9 @@ sync_locked() {
 	[ -n "$cflag" ] && fopt="$fopt -T \"\$lstate\""
 	eval "iter=\$((\${iter_$ai:-0} + 1)); iter_$ai=\$iter"
 	# the plan of the sync before stays: the UI may still be reading it
-	plan=$d/plan.$iter
-	[ -f "$d/plan.$((iter - 2))" ] && rm -f "$d/plan.$((iter - 2))"
-	eval "run \"\$plan\" \"\$d/err.plan\" \"\$T_PLAN\" -c \"\$o_config\" $kq -a \"\$acct\" $qflag $fopt \"\$d/remote\" \"\$d/local\""
+	plan=$d.plan.$iter
+	[ -f "$d.plan.$((iter - 2))" ] && rm -f "$d.plan.$((iter - 2))"
+	eval "run \"\$plan\" \"\$d.err.plan\" \"\$T_PLAN\" -c \"\$o_config\" $kq -a \"\$acct\" $qflag $fopt \"\$d.remote\" \"\$d.local\""
 	rc=$?
 	# an incremental listing that does not add up with the status (removed
 	# or changed since, to download a folder again, say): all listed whole
@@ -2324,12 +2341,12 @@ sync_locked() {
 		[ $dryrun = 0 ] && rm -f "$lstate"
 		cflag=
 		list_remote "$@" || return
-		eval "run \"\$plan\" \"\$d/err.plan\" \"\$T_PLAN\" -c \"\$o_config\" $kq -a \"\$acct\" $qflag $fopt \"\$d/remote\" \"\$d/local\""
+		eval "run \"\$plan\" \"\$d.err.plan\" \"\$T_PLAN\" -c \"\$o_config\" $kq -a \"\$acct\" $qflag $fopt \"\$d.remote\" \"\$d.local\""
 		rc=$?
 	fi
 	prc=$rc
 	if [ $rc != 0 ] && ! grep -q '^account	' "$plan"; then
-		tool_errors "$d/err.plan" error
+		tool_errors "$d.err.plan" error
 		# (a Maildir state it could not read is not used again)
 		rm -f "$sstate"
 		arc=1
@@ -2340,7 +2357,7 @@ sync_locked() {
 	[ -n "${rr_nametrans:-}" ] && _lsep=
 	# (and whether anything is to change: if not, the listing state stays);
 	# the quiet UI shows no counts, and the local listing can be long
-	_lcounts=$d/local
+	_lcounts=$d.local
 	[ "$ui" = quiet ] && _lcounts=/dev/null
 	# A plan whose every folder sync-plan found unchanged on both sides
 	# (-T) gives sync-apply nothing to do: it is not started (its start
@@ -2348,9 +2365,9 @@ sync_locked() {
 	# (each folder done, nothing in it) are written here instead, and
 	# passed on below as its forwarder would.
 	# (one that logged in early is given the plan: it logs out)
-	_noapply=$d/applied
+	_noapply=$d.applied
 	[ $prc = 0 ] && [ -z "$apply_pid" ] || _noapply=
-	OI_ACCT=$qa OI_REFUSALS=$d/refusals OI_SUMMARY=$d/summary OI_LSEP=$_lsep OI_NOAPPLY=$_noapply LC_ALL=C awk -F '\t' '
+	OI_ACCT=$qa OI_REFUSALS=$d.refusals OI_SUMMARY=$d.summary OI_LSEP=$_lsep OI_NOAPPLY=$_noapply LC_ALL=C awk -F '\t' '
 	BEGIN { a = ENVIRON["OI_ACCT"]; lsep = ENVIRON["OI_LSEP"]; na = ENVIRON["OI_NOAPPLY"] }
 	END {
 		skip = na != "" && !acts && nfolders == nsame
@@ -2391,8 +2408,8 @@ sync_locked() {
 			print "skipping\t" a "\t" s "\t" l "\t" (l in nl ? nl[l] : "")
 		}
 		fflush()
-	}' "$d/remote" "$_lcounts" "$plan" >&5
-	: >>"$d/refusals"
+	}' "$d.remote" "$_lcounts" "$plan" >&5
+	: >>"$d.refusals"
 	while IFS="$TAB" read -r x y z; do
 		case $x in
 		uidvalidity)
@@ -2405,8 +2422,8 @@ sync_locked() {
 			ev error "$acct" "Folder $z [acc: $acct]" "$z: $y"
 			arc=1 ;;
 		esac
-	done <"$d/refusals"
-	: >"$d/refusals"
+	done <"$d.refusals"
+	: >"$d.refusals"
 	[ $abort_now = 1 ] && return
 
 	ev plan "$acct" "$plan"
@@ -2414,7 +2431,7 @@ sync_locked() {
 	nflag=
 	[ $dryrun = 1 ] && nflag=-n
 	lsum=changed lapply=apply lbytes=0
-	read -r lsum lapply lbytes 2>/dev/null <"$d/summary"
+	read -r lsum lapply lbytes 2>/dev/null <"$d.summary"
 	# sharedlogin: a plan that downloads much (an initial sync) is not
 	# worth the relay through imap-hold (measured: 190 MB 25% slower);
 	# a login of its own costs as much as relaying some 20 MB
@@ -2423,14 +2440,14 @@ sync_locked() {
 	if [ "$lapply" = noapply ]; then
 		# nothing to apply (above): its records are written
 		[ -n "$debug" ] && ev debug "$acct" "$thr" '' "nothing to apply: sync-apply not started"
-		: >"$d/err.apply"
+		: >"$d.err.apply"
 		while IFS= read -r _l; do
 			printf 'apply\t%s\t%s\n' "$qa" "$_l"
-		done <"$d/applied" >&5
+		done <"$d.applied" >&5
 		rc=0
 	elif [ -n "$apply_pid" ]; then
 		# the plan to the sync-apply that logged in meanwhile
-		cat "$plan" >"$d/plan.fifo" 4>&- 5>&- &
+		cat "$plan" >"$d.plan.fifo" 4>&- 5>&- &
 		feed_pid=$!
 		tool_pid=$apply_pid tool_name=sync-apply
 		echo "account $acct: sync-apply" >"$W/state.$lane"
@@ -2442,9 +2459,9 @@ sync_locked() {
 		wait "$feed_pid" 2>/dev/null
 		echo "account $acct: between steps" >"$W/state.$lane"
 	else
-		[ -p "$d/apply.fifo" ] || mkfifo "$d/apply.fifo" || { arc=1; return; }
+		[ -p "$d.apply.fifo" ] || mkfifo "$d.apply.fifo" || { arc=1; return; }
 		fwd_start
-		eval "run \"\$d/apply.fifo\" \"\$d/err.apply\" \"\$T_APPLY\" -c \"\$o_config\" $kq $ahk $nflag $dflag -a \"\$acct\" \"\$plan\""
+		eval "run \"\$d.apply.fifo\" \"\$d.err.apply\" \"\$T_APPLY\" -c \"\$o_config\" $kq $ahk $nflag $dflag -a \"\$acct\" \"\$plan\""
 		rc=$?
 	fi
 	[ "$lapply" = noapply ] || wait $fwd_pid
@@ -2452,14 +2469,14 @@ sync_locked() {
 	case $rc in
 	0)
 		completed=1
-		tool_errors "$d/err.apply" warn ;;
+		tool_errors "$d.err.apply" warn ;;
 	75)
-		tool_errors "$d/err.apply" error
+		tool_errors "$d.err.apply" error
 		arc=75 ;;
 	*)
 		# its failures are in its records, said again on stderr
-		grep -q '^failed	\|^error	' "$d/applied" 2>/dev/null ||
-			tool_errors "$d/err.apply" error
+		grep -q '^failed	\|^error	' "$d.applied" 2>/dev/null ||
+			tool_errors "$d.err.apply" error
 		{ [ $arc = 0 ] || [ $arc = 2 ]; } && arc=1 ;;
 	esac
 
@@ -2477,28 +2494,28 @@ sync_locked() {
 	# mbnames: the folders of the plan in its order, those skipped or
 	# refused included (OfflineIMAP adds a folder before syncing it)
 	if [ $mb_enabled = 1 ]; then
-		mb_folders "$plan" >"$d/mbnow" || { [ $arc != 0 ] || arc=1; }
+		mb_folders "$plan" >"$d.mbnow" || { [ $arc != 0 ] || arc=1; }
 		# in a daemon, folders of earlier syncs stay (as OfflineIMAP)
 		while IFS= read -r x; do
-			grep -qxF -- "$x" "$d/mbfolders" 2>/dev/null || printf '%s\n' "$x" >>"$d/mbfolders"
-		done <"$d/mbnow"
-		if [ -s "$d/mbfolders" ]; then
-			mb_account "$acct" "$a_root" "$d/mbfolders" || { [ $arc != 0 ] || arc=1; }
+			grep -qxF -- "$x" "$d.mbfolders" 2>/dev/null || printf '%s\n' "$x" >>"$d.mbfolders"
+		done <"$d.mbnow"
+		if [ -s "$d.mbfolders" ]; then
+			mb_account "$acct" "$a_root" "$d.mbfolders" || { [ $arc != 0 ] || arc=1; }
 		fi
 	fi
 
 	# newmail_hook: unseen messages were fetched into INBOX
-	: >>"$d/applied"
+	: >>"$d.applied"
 	if [ -n "$a_newmail" ] && [ $dryrun = 0 ] && [ $abort_now = 0 ] &&
 	    LC_ALL=C awk -F '\t' '
 	    FILENAME == ARGV[1] && $1 == "folder" { f = $4 }
 	    FILENAME == ARGV[1] && $1 == "fetch" && f == "INBOX" && $3 !~ /S/ { unseen[$2] = 1 }
 	    FILENAME == ARGV[2] && $1 == "done" && $2 == "fetch" && ($3 in unseen) { n = 1 }
-	    END { exit !n }' "$plan" "$d/applied"; then
+	    END { exit !n }' "$plan" "$d.applied"; then
 		if have_python; then
 			ev debug "$acct" "$thr" '' "Calling newmail_hook"
-			if ! pyeval "$a_newmail" </dev/null >"$d/newmail.out" 2>"$d/newmail.err" 4>&- 5>&-; then
-				ev error "$acct" "$thr" "newmail_hook failed: $(cat "$d/newmail.err")"
+			if ! pyeval "$a_newmail" </dev/null >"$d.newmail.out" 2>"$d.newmail.err" 4>&- 5>&-; then
+				ev error "$acct" "$thr" "newmail_hook failed: $(cat "$d.newmail.err")"
 			fi
 		else
 			ev error "$acct" "$thr" "newmail_hook is a Python function and python3 is not installed; use postsynchook instead"
@@ -2565,7 +2582,7 @@ idle_start() {
 		trap 'stop=1; [ -n "$bg_pid" ] && kill -TERM "$bg_pid" 2>/dev/null' TERM
 		# (the last listing: mail that came since is a change)
 		_il=
-		[ -s "$W/a$1/remote" ] && _il="-C \"\$W/a\$1/remote\""
+		[ -s "$W/a$1.remote" ] && _il="-C \"\$W/a\$1.remote\""
 		eval "bg_tool \"\$W/idle.\$lane.\$1\" \"\$W/idle.\$lane.\$1.err\" \"\$T_IDLE\" -c \"\$o_config\" $kq $_il -a \"\$_ia\" -t \"\$2\""
 		# (a TERM before its pid was known)
 		[ $stop = 1 ] && kill -TERM "$bg_pid" 2>/dev/null
@@ -2947,21 +2964,20 @@ mode_info() {
 		ev display '' MainThread "Host: $a_host Port: $a_port SSL: $ssl"
 		ev display '' MainThread "Establishing connection to $a_host:$a_port ($a_remote)"
 		d=$W/a$i
-		mkdir -p "$d"
-		if eval "\"\$T_LIST\" -c \"\$o_config\" $kq -d -a \"\$acct\"" >"$d/folders" 2>"$d/trace" </dev/null; then
-			caps=$(sed -n 's/^S: [^ ]* OK \[CAPABILITY \([^]]*\)\].*/\1/p; s/^S: \* CAPABILITY //p' "$d/trace" | tail -n 1)
-			welcome=$(sed -n '1s/^S: //p' "$d/trace")
+		if eval "\"\$T_LIST\" -c \"\$o_config\" $kq -d -a \"\$acct\"" >"$d.folders" 2>"$d.trace" </dev/null; then
+			caps=$(sed -n 's/^S: [^ ]* OK \[CAPABILITY \([^]]*\)\].*/\1/p; s/^S: \* CAPABILITY //p' "$d.trace" | tail -n 1)
+			welcome=$(sed -n '1s/^S: //p' "$d.trace")
 			case " $caps " in *" ID "*) ev display '' MainThread "Server supports ID extension." ;; esac
 			ev display '' MainThread "Server welcome string: $welcome"
 			ev display '' MainThread "Server capabilities: ($caps)$NL"
 		else
-			ev display '' MainThread "Failed to connect. Reason $(grep -v '^[SC]: ' "$d/trace" | tail -n 1)"
-			: >"$d/folders"
+			ev display '' MainThread "Failed to connect. Reason $(grep -v '^[SC]: ' "$d.trace" | tail -n 1)"
+			: >"$d.folders"
 		fi
 		for o in folderfilter folderincludes nametrans; do
 			eval "[ -n \"\${rr_$o+x}\" ]" && ev display '' MainThread "$o= $(val rr "$o")$NL"
 		done
-		names=$(awk -F '\t' '$1 == "folder" && $3 !~ /\\Noselect/ { print $9 }' "$d/folders")
+		names=$(awk -F '\t' '$1 == "folder" && $3 !~ /\\Noselect/ { print $9 }' "$d.folders")
 		info_folders rr "$names"
 		ev display '' MainThread "Local repository '$a_local': type '$a_ltype'"
 		for o in folderfilter folderincludes nametrans; do
@@ -3010,8 +3026,7 @@ mode_migrate() {
 		eval "acct=\$acct_$i"
 		thr="Account sync $acct"
 		d=$W/a$i
-		mkdir -p "$d"
-		eval "\"\$T_FMD5\" -c \"\$o_config\" $kq $nflag -a \"\$acct\"" >"$d/fmd5" 2>"$d/fmd5.err" </dev/null
+		eval "\"\$T_FMD5\" -c \"\$o_config\" $kq $nflag -a \"\$acct\"" >"$d.fmd5" 2>"$d.fmd5.err" </dev/null
 		rc=$?
 		acct_load || { st=1; i=$((i + 1)); continue; }
 		root=$a_root
@@ -3021,8 +3036,8 @@ mode_migrate() {
 			conflict) ev warn "$acct" "$thr" "Inconsistent FMD5: UID $x is in $y and in $z; both left alone" ;;
 			error) ev error "$acct" "$thr" "$y: $x" ;;
 			esac
-		done <"$d/fmd5"
-		[ $rc = 0 ] || { tool_errors "$d/fmd5.err" error; st=1; }
+		done <"$d.fmd5"
+		[ $rc = 0 ] || { tool_errors "$d.fmd5.err" error; st=1; }
 		i=$((i + 1))
 	done
 	finish $st
@@ -3073,21 +3088,20 @@ mode_delete() {
 	thr=MainThread
 	acct_load || finish 1
 	d=$W/a1
-	mkdir -p "$d"
 	if [ $dryrun = 1 ]; then
-		eval "\"\$T_RMFOLDER\" -c \"\$o_config\" $kq -n -a \"\$acct\" \"\$o_delete\"" >"$d/rm" 2>"$d/rm.err" </dev/null
+		eval "\"\$T_RMFOLDER\" -c \"\$o_config\" $kq -n -a \"\$acct\" \"\$o_delete\"" >"$d.rm" 2>"$d.rm.err" </dev/null
 		rc=$?
-		n=$(awk -F '\t' '$1 == "would-delete" { print $2 }' "$d/rm")
+		n=$(awk -F '\t' '$1 == "would-delete" { print $2 }' "$d.rm")
 		[ $rc = 0 ] && ev info "$acct" "$thr" "would try to remove '$o_delete' on remote of '$acct' account ($n messages)"
 	else
-		eval "\"\$T_RMFOLDER\" -c \"\$o_config\" $kq -a \"\$acct\" \"\$o_delete\"" >"$d/rm" 2>"$d/rm.err" </dev/null
+		eval "\"\$T_RMFOLDER\" -c \"\$o_config\" $kq -a \"\$acct\" \"\$o_delete\"" >"$d.rm" 2>"$d.rm.err" </dev/null
 		rc=$?
-		n=$(awk -F '\t' '$1 == "deleted" { print $2 }' "$d/rm")
+		n=$(awk -F '\t' '$1 == "deleted" { print $2 }' "$d.rm")
 		[ $rc = 0 ] && ev info "$acct" "$thr" "Folder '$o_delete' deleted ($n messages)."
 	fi
 	if [ $rc != 0 ]; then
-		why=$(awk -F '\t' '$1 == "error" { print $2 }' "$d/rm")
-		[ -n "$why" ] || why=$(tail -n 1 "$d/rm.err")
+		why=$(awk -F '\t' '$1 == "error" { print $2 }' "$d.rm")
+		[ -n "$why" ] || why=$(tail -n 1 "$d.rm.err")
 		ev error "$acct" "$thr" "Folder '$o_delete'[${ac_remoterepository:-}] could not be deleted. $why"
 		finish "$rc"
 	fi

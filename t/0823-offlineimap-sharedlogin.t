@@ -11,6 +11,11 @@ dovecot_fill alice INBOX 4 >/dev/null || bail_out fill
 dovecot_fill alice Work 3 S >/dev/null || bail_out fill
 dc_rc rc </dev/null || bail_out rc
 
+# the driver's work directories here, to be told from other tests' ones
+mkdir tmp || bail_out tmp
+TMPDIR=$TEST_DIR/tmp
+export TMPDIR
+
 logins() { grep -c "Login: user=<alice>" "$DC_DIR/dovecot.log"; }
 logouts() { grep -c "Disconnected: Logged out" "$DC_DIR/dovecot.log"; }
 fails() { grep -c "auth failed" "$DC_DIR/dovecot.log"; }
@@ -32,8 +37,8 @@ server() {
 }
 # nothing of the sync left running, its socket gone
 nothing_left() {
-	! pgrep -f "imap-hold -c rc" >/dev/null &&
-	! ls /tmp/offlineimap.*/a1/share.sock 2>/dev/null | grep -q .
+	! pgrep -f "imap-hold .*$TMPDIR/" >/dev/null &&
+	test -z "$(ls "$TMPDIR")"
 }
 
 test_expect_success 'a first sync: one login for the listing and the downloads' '
@@ -65,7 +70,7 @@ test_expect_success 'sharedlogin = no: sync-apply logs in itself' '
 	f=$(ls mail/Work/cur/*,U=2,*) &&
 	mv "$f" "${f%%:2,*}:2,FS" &&
 	offlineimap -c rc -u quiet -k Repository_R:sharedlogin=no &&
-	! pgrep -f "imap-hold -c rc" >/dev/null &&
+	! pgrep -f "imap-hold .*$TMPDIR/" >/dev/null &&
 	test "$(logins)" = 2 &&
 	files >got && server >want && test_cmp want got &&
 	grep -q "^Work 2 FS$" got
