@@ -2131,10 +2131,12 @@ share_spawn() {
 	share_pid= share_sock=
 	[ "$a_share" = 1 ] && [ -z "$debug$o_profile" ] && [ -p "$d.share.out" ] || return 0
 	[ "$a_refresh" -ge 0 ] && is_true "${rr_holdconnectionopen:-no}" && return 0
-	# (it logs in at once, -l, unless the password may be asked for:
-	# not before the lock is ours)
+	# (it logs in at once, -l, unless the password may be asked for,
+	# not before the lock is ours, or a presynchook runs first: it may
+	# be what makes the server reachable, a tunnel say)
 	_sl=
-	[ -n "${rr_remotepass+x}${rr_remotepassfile+x}${rr_preauthtunnel+x}" ] && _sl=-l
+	[ -n "${rr_remotepass+x}${rr_remotepassfile+x}${rr_preauthtunnel+x}" ] &&
+		[ -z "$a_pre" ] && _sl=-l
 	eval "set -- \"\$T_HOLD\" -c \"\$o_config\" $kq -a \"\$acct\" -s \"\$d.share.sock\" -n 1 $_sl"
 	"$@" <"$d.lock.in" >"$d.share.out" 2>"$d.share.err" 4>&- 5>&- 8>&- 9>&- &
 	share_pid=$!

@@ -117,6 +117,13 @@ test_expect_success 'a plan that downloads over 20 MB: sync-apply logs in itself
 	test "$(grep -c "^Work " got)" = 5
 '
 
+test_expect_success 'a presynchook runs before the login (it may open the way to the server)' '
+	: >"$DC_DIR/dovecot.log" &&
+	offlineimap -c rc -u quiet \
+	    -k "Account_A:presynchook=sleep 0.5; grep -c \"Login: user=<alice>\" $DC_DIR/dovecot.log >$TEST_DIR/at.hook" &&
+	test "$(cat at.hook)" = 0 && test "$(logins)" = 1 && nothing_left
+'
+
 test_expect_success 'a sync with nothing to do: one login' '
 	: >"$DC_DIR/dovecot.log" &&
 	offlineimap -c rc -u quiet &&
