@@ -2234,7 +2234,9 @@ plan_bad(struct queue *q, const char *fmt, ...)
 
 	queue_apply(q, q->n);
 	va_start(ap, fmt);
-	verrx(EXIT_FAIL, fmt, ap);
+	vwarnx(fmt, ap);
+	va_end(ap);
+	exit(EXIT_FAIL);
 }
 
 static void
