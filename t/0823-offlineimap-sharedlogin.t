@@ -124,6 +124,20 @@ test_expect_success 'a presynchook runs before the login (it may open the way to
 	test "$(cat at.hook)" = 0 && test "$(logins)" = 1 && nothing_left
 '
 
+test_expect_success 'imap-hold cannot start (a socket path too long): a warning, each tool logs in' '
+	long=$TEST_DIR/tmp/$(printf "%0100d" 0) &&
+	mkdir "$long" &&
+	f=$(ls mail/Work/cur/*,U=2,*) &&
+	mv "$f" "${f%%:2,*}:2,S" &&
+	: >"$DC_DIR/dovecot.log" &&
+	TMPDIR=$long offlineimap -c rc -u basic >out 2>&1 &&
+	cat out &&
+	grep -q "^sharedlogin: imap-hold did not start (.*the path is too long for a socket.*); each tool logs in$" out &&
+	test "$(logins)" = 2 && rmdir "$long" &&
+	files >got && server >want && test_cmp want got &&
+	grep -q "^Work 2 S$" got
+'
+
 test_expect_success 'a sync with nothing to do: one login' '
 	: >"$DC_DIR/dovecot.log" &&
 	offlineimap -c rc -u quiet &&
