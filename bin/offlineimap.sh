@@ -1765,12 +1765,20 @@ hook() {
 # long as this shell keeps fd 4 (its standard input) open.
 lock_take() {
 	[ -p "$d.lock.in" ] || mkfifo "$d.lock.in" "$d.lock.out" || return 1
-	# its lifetime is that of fd 4 alone: no signal ends it early
-	(trap '' HUP INT TERM; exec "$T_LOCK" -f "$1") <"$d.lock.in" >"$d.lock.out" 2>"$d.lock.err" 5>&- &
+	# its lifetime is that of fd 4 alone: no signal ends it early; a
+	# line after it ends says how, so that a line always comes
+	(trap '' HUP INT TERM; "$T_LOCK" -f "$1"; _s=$?; echo "exit $_s"; exit $_s) \
+	    <"$d.lock.in" >"$d.lock.out" 2>"$d.lock.err" 5>&- &
 	lock_pid=$!
-	exec 4>"$d.lock.in"
+	# Both FIFOs opened read-write: such an open does not wait for the
+	# other end.  A signal to this shell (a daemon's USR1, say) fails a
+	# waiting open, and the redirection with it (which would leave the
+	# lock half taken); a read it interrupts is read again on the same
+	# descriptor, where nothing is lost.
+	exec 4<>"$d.lock.in" 7<>"$d.lock.out"
 	_lk=
-	read -r _lk <"$d.lock.out"
+	until read -r _lk <&7; do :; done
+	exec 7<&-
 	case $_lk in
 	locked*) return 0 ;;
 	esac
@@ -2143,18 +2151,23 @@ share_spawn() {
 }
 
 # share_ready: after lock_take, whether or not it took the lock (until
-# its "ready" line is read, imap-hold waits to open the FIFO).
+# its "ready" line is read, imap-hold waits to open the FIFO).  A signal
+# to this shell (USR1, USR2, TERM of a daemon) can interrupt the open or
+# the read: then it is stopped (TERM; it may wait for the FIFO, or be
+# logging in) and each tool logs in itself, this once; a warning only
+# when it failed by itself.
 share_ready() {
 	[ -n "$share_pid" ] || return 0
 	_r=
-	read -r _r _rest <"$d.share.out"
+	read -r _r _rest <"$d.share.out" 2>/dev/null
 	if [ "$_r" = ready ] && [ -n "$lock_pid" ]; then
 		share_sock=$d.share.sock
-	else
-		[ -n "$lock_pid" ] &&
-			ev warn "$acct" "$thr" "sharedlogin: imap-hold did not start ($(cat "$d.share.err" 2>/dev/null)); each tool logs in"
-		share_stop
+		return 0
 	fi
+	[ -n "$lock_pid" ] && [ -s "$d.share.err" ] &&
+		ev warn "$acct" "$thr" "sharedlogin: imap-hold did not start ($(cat "$d.share.err" 2>/dev/null)); each tool logs in"
+	kill -TERM "$share_pid" 2>/dev/null
+	share_stop
 }
 
 # share_stop: after lock_give, which ended its input: it logs out.

@@ -80,6 +80,17 @@ test_expect_code 75 'a server down three times in a row: the daemon gives up, 75
 	test "$(grep -c "^\*\*\* Processing account A" out)" = 3 && exit $s
 '
 
+test_expect_success 'USR1 after USR1 while it syncs: no sync fails, USR2 ends it' '
+	offlineimap -c rc -u basic -k Account_A:autorefresh=0.01 >out 2>&1 & p=$!
+	wait_for 1 out "^\*\*\* Finished account" &&
+	i=0
+	while [ $i -lt 120 ]; do kill -USR1 $p; sleep 0.02; i=$((i + 1)); done
+	kill -USR2 $p && gone_pid $p && wait $p &&
+	! grep -q -e ERROR -e WARNING -e "did not start" out &&
+	test "$(grep -c "^\*\*\* Finished account" out)" -ge 3 &&
+	! pgrep -f "imap-hold -c rc" && ! pgrep -f "offlineimap-lock -f $TEST_DIR"
+'
+
 test_expect_success '-o: once, whatever autorefresh says' '
 	offlineimap -c rc -u basic -o -k Account_A:autorefresh=10 >out &&
 	test "$(grep -c "Processing account" out)" = 1
