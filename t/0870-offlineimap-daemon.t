@@ -13,9 +13,10 @@ dc_rc rc </dev/null || bail_out rc
 
 
 # A shell ignores SIGINT and SIGQUIT in the commands it starts in the
-# background; a daemon started otherwise gets them.
+# background (and nohup, SIGHUP in all it starts); a daemon started
+# otherwise gets them.
 undeaf() {
-	exec perl -e '$SIG{INT} = $SIG{QUIT} = "DEFAULT"; exec @ARGV or die "$ARGV[0]: $!"' "$@"
+	exec perl -e '$SIG{INT} = $SIG{QUIT} = $SIG{HUP} = "DEFAULT"; exec @ARGV or die "$ARGV[0]: $!"' "$@"
 }
 
 test_expect_success 'autorefresh: sync, sleep, sync again; new mail arrives' '
