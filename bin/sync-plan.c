@@ -300,12 +300,33 @@ put_flags(plan_flags f)
 	rec_puts(&out, plan_flags_str(f, buf));
 }
 
+/* A name in a "#" comment, quoted as in a record when it needs to be
+ * (a control character, a leading quote): a folder name from the server
+ * or from a directory must not end the comment and start a record of
+ * its own.  Two at a time. */
+static const char *
+cname(const char *name)
+{
+	static struct sb b[2];
+	static int k;
+	struct sb *p;
+	size_t n = strlen(name);
+
+	if (!rec_needs_quote(name, n, 0))
+		return name;
+	p = &b[k ^= 1];
+	sb_reset(p);
+	if (rec_quote(p, name, n, 0) == -1)
+		err(EXIT_FAIL, "out of memory");
+	return p->s;
+}
+
 static void
 put_counts(const char *what, const size_t *count)
 {
 	int k, any = 0;
 
-	printf("# %s:", what);
+	printf("# %s:", cname(what));
 	for (k = 0; k < PK_NKINDS; k++)
 		if (count[k]) {
 			printf("%s %zu %s", any ? "," : "", count[k],
@@ -491,7 +512,7 @@ plan_folder(struct rfolder *r, struct lfolder *l, int create)
 	}
 	if (rv) {
 		printf("# %s: nothing to do (unchanged on both sides since "
-		    "the last complete sync)\n", name);
+		    "the last complete sync)\n", cname(name));
 		rec_puts(&out, "folder");
 		rec_putu(&out, r->in->uidvalidity);
 		rec_puts(&out, l->in->fmd5);
@@ -536,7 +557,7 @@ plan_folder(struct rfolder *r, struct lfolder *l, int create)
 		 * folder is planned by the next run */
 		printf("# %s: UIDVALIDITY %u, saved %u: the server "
 		    "renumbered the folder; recovery by Message-ID and size\n",
-		    name, r->in->uidvalidity, saved);
+		    cname(name), r->in->uidvalidity, saved);
 		warnx("folder \"%s\": UIDVALIDITY is %u, the saved one is %u: "
 		    "planned a recovery that matches the messages by "
 		    "Message-ID and size; nothing else in it until then",
@@ -620,14 +641,14 @@ plan_folder(struct rfolder *r, struct lfolder *l, int create)
 			printf("# %s: relist: the status and the changes "
 			    "listed make %zu messages, the server has %u (the "
 			    "status changed since the last sync): to be listed "
-			    "whole\n", name, n, r->in->exists);
+			    "whole\n", cname(name), n, r->in->exists);
 			relist = 1;
 			goto done;
 		}
 	}
 	if (qflag && l != NULL && quick_unchanged(r, &pf)) {
 		printf("# %s: skipped by -q (the counts and the local flags "
-		    "are as the status has them)\n", name);
+		    "are as the status has them)\n", cname(name));
 		goto done;
 	}
 	if (plan_merge(&pf, &res) == -1)
@@ -925,7 +946,7 @@ main(int argc, char *argv[])
 		if (r->in->delim[0] != '\0' && r->in->delim[0] != cf.sep &&
 		    strchr(r->visible, cf.sep) != NULL) {
 			printf("# %s: skipped: its name holds the local "
-			    "separator '%c'\n", r->in->name, cf.sep);
+			    "separator '%c'\n", cname(r->in->name), cf.sep);
 			continue;
 		}
 		if (l == NULL && lerrors > 0) {
@@ -953,7 +974,8 @@ main(int argc, char *argv[])
 			continue;
 		if (rerrors > 0) {
 			printf("# local folder %s: not on the server's list, "
-			    "which has errors: not created\n", lf[i].in->local);
+			    "which has errors: not created\n",
+			    cname(lf[i].in->local));
 			continue;
 		}
 		back = vis[nrf + i];
@@ -977,11 +999,11 @@ main(int argc, char *argv[])
 		if (!cf.rcreate || cf.rro) {
 			printf("# local folder %s: not on the server; not "
 			    "created (createfolders or readonly)\n",
-			    lf[i].in->local);
+			    cname(lf[i].in->local));
 			continue;
 		}
 		printf("# %s: create on the server; its messages are planned "
-		    "after the next listing\n", cand);
+		    "after the next listing\n", cname(cand));
 		rec_puts(&out, "create-remote");
 		rec_puts(&out, lf[i].in->local);
 		rec_puts(&out, cand);

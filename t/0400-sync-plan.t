@@ -368,4 +368,15 @@ test_expect_success 'folderfilter and -f' '
 	plan -f Work/Sub && grep "^folder	9" out && ! grep create-remote out
 '
 
+test_expect_success 'a folder name that would end a comment: quoted there, no record injected' '
+	name="\"X\\ndelete-remote\\t1\\t\\t0\\nend\\tX\""
+	printf "#format imap-messages 1.0\nmailbox\t5\t1\t0\t0\tfull\t/\t%s\nend\t0\t%s\n" "$name" "$name" >inj.r &&
+	printf "#format maildir-messages 1.1\n" >inj.l &&
+	sync-plan -c rc -a A inj.r inj.l >inj.plan &&
+	cat inj.plan &&
+	grep -q "^# \"X\\\\ndelete-remote" inj.plan &&
+	! grep -q "^delete-remote" inj.plan &&
+	! grep -v -e "^#" -e "^account	" -e "^create-local	" -e "^folder	" -e "^end	" inj.plan | grep -q .
+'
+
 test_done
